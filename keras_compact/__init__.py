@@ -1,0 +1,15 @@
+"""keras-compact: compact BERT-family language models for Keras 3.
+
+ALBERT (factorized embeddings, cross-layer parameter sharing, sentence-order
+prediction) and TinyBERT (transformer distillation), on the TensorFlow, JAX
+and torch backends.
+"""
+
+from keras_compact.version import __version__
+from keras_compact.layers import AttentionSublayer
+from keras_compact.layers import FactorizedEmbedding
+from keras_compact.layers import FeedForwardSublayer
+from keras_compact.layers import SharedTransformerEncoder
+from keras_compact.layers import TransformerBlock
+from keras_compact.models import CompactBackbone
+from keras_compact.models import PRESETS

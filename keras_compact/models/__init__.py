@@ -1,0 +1,5 @@
+"""Models built from the package's layers."""
+
+from keras_compact.models.backbone import CompactBackbone
+from keras_compact.models.presets import PRESETS
+from keras_compact.models.presets import get_preset_config

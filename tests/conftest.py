@@ -1,0 +1,52 @@
+"""Shared test setup.
+
+The backend is chosen by KERAS_BACKEND before Keras is imported; CI runs the
+whole suite on TensorFlow and the `multi_backend` tests again on JAX and torch
+(see tools/run_tests.sh).
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+def pytest_report_header(config):
+    return f"keras backend: {keras.backend.backend()}"
+
+
+def random_inputs(batch=3, length=12, vocabulary_size=100, seed=0):
+    """Token/segment ids with real padding in all but the first row."""
+    rng = np.random.default_rng(seed)
+    lengths = np.linspace(length, 3, batch).astype(int)
+    padding_mask = (np.arange(length)[None, :] < lengths[:, None]).astype("int32")
+    token_ids = rng.integers(5, vocabulary_size, (batch, length)).astype("int32")
+    token_ids = token_ids * padding_mask
+    segment_ids = (rng.random((batch, length)) > 0.5).astype("int32") * padding_mask
+    return {
+        "token_ids": token_ids,
+        "segment_ids": segment_ids,
+        "padding_mask": padding_mask,
+    }
+
+
+TINY_ALBERT = dict(
+    vocabulary_size=100,
+    num_layers=4,
+    num_heads=4,
+    hidden_dim=32,
+    intermediate_dim=64,
+    embedding_dim=16,
+    sharing="all",
+    max_sequence_length=32,
+)
