@@ -21,6 +21,22 @@ def _seed():
     yield
 
 
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data_corpus")
+
+
+@pytest.fixture(scope="session")
+def spm_model(corpus_dir):
+    """A real SentencePiece model trained on the bundled corpus (4,000 pieces)."""
+    from keras_compact.data import default_corpus_text_file
+    from keras_compact.data import train_vocabulary
+
+    text = default_corpus_text_file(str(corpus_dir / "python_docs.txt"))
+    return train_vocabulary(text, str(corpus_dir / "vocab" / "spm.model"), vocab_size=4000,
+                            max_sentences=30000, seed=0)
+
+
 def pytest_report_header(config):
     return f"keras backend: {keras.backend.backend()}"
 

@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = (
     "keras_compact.cli.model_commands",
     "keras_compact.cli.data_commands",
+    "keras_compact.cli.train_commands",
 )
 
 

@@ -1,4 +1,4 @@
-"""`keras-compact summary` and `keras-compact demo`: build and inspect models."""
+"""`keras-compact summary`: build a model and inspect it."""
 
 import json
 
@@ -18,48 +18,33 @@ def _add_model_arguments(parser):
     )
 
 
+def parse_config_json(config_json):
+    """Parses --config: a JSON object of CompactBackbone arguments."""
+    if not config_json:
+        return {}
+    try:
+        overrides = json.loads(config_json)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"--config is not valid JSON ({error.msg}): {config_json!r}. "
+            'Pass an object such as \'{"num_layers": 4}\'.'
+        ) from None
+    if not isinstance(overrides, dict):
+        raise ValueError(f"--config must be a JSON object, got {config_json!r}.")
+    return overrides
+
+
 def build_backbone(preset, config_json=None):
     """Builds a backbone from a preset name and optional JSON overrides."""
     from keras_compact.models import CompactBackbone
 
-    overrides = {}
-    if config_json:
-        try:
-            overrides = json.loads(config_json)
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"--config is not valid JSON ({error.msg}): {config_json!r}. "
-                'Pass an object such as \'{"num_layers": 4}\'.'
-            ) from None
-        if not isinstance(overrides, dict):
-            raise ValueError(
-                f"--config must be a JSON object, got {config_json!r}."
-            )
-    return CompactBackbone.from_preset(preset, **overrides)
+    return CompactBackbone.from_preset(preset, **parse_config_json(config_json))
 
 
 def run_summary(args):
     backbone = build_backbone(args.preset, args.config)
     backbone.summary(expand_nested=args.expand)
     print(f"{args.preset}: {backbone.count_params():,} parameters")
-    return 0
-
-
-def run_demo(args):
-    import numpy as np
-
-    backbone = build_backbone(args.preset, args.config)
-    backbone.summary()
-    count = backbone.count_params()
-    print(f"{args.preset}: {count:,} parameters ({count / 1e6:.1f}M)")
-    batch = {
-        "token_ids": np.array([[2, 50, 51, 52, 3, 60, 61, 3, 0, 0]], "int32"),
-        "segment_ids": np.array([[0, 0, 0, 0, 0, 1, 1, 1, 0, 0]], "int32"),
-        "padding_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0]], "int32"),
-    }
-    outputs = backbone(batch)
-    for name, value in outputs.items():
-        print(f"{name}: shape {tuple(value.shape)}")
     return 0
 
 
@@ -72,9 +57,3 @@ def register(subparsers):
         "--expand", action="store_true", help="Expand nested layers."
     )
     summary.set_defaults(func=run_summary)
-
-    demo = subparsers.add_parser(
-        "demo", help="The main job: end to end on the bundled data."
-    )
-    _add_model_arguments(demo)
-    demo.set_defaults(func=run_demo)

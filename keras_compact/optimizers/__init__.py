@@ -1,0 +1,7 @@
+"""LAMB with ALBERT's learning-rate schedule."""
+
+from keras_compact.optimizers.lamb import PAPER_BATCH_SIZE
+from keras_compact.optimizers.lamb import PAPER_LEARNING_RATE
+from keras_compact.optimizers.lamb import make_lamb_optimizer
+from keras_compact.optimizers.lamb import scaled_learning_rate
+from keras_compact.optimizers.schedules import WarmupPolynomialDecay

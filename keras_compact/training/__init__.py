@@ -1,0 +1,3 @@
+"""Training loops around `model.fit` (TensorFlow-only parts say so)."""
+
+from keras_compact.training.checkpointing import AtomicBackupAndRestore

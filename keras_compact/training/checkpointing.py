@@ -1,0 +1,95 @@
+"""Resume-after-kill checkpoints for `model.fit`, written atomically."""
+
+import json
+import os
+import shutil
+
+import keras
+
+from keras_compact.utils.atomic import atomic_directory
+from keras_compact.utils.atomic import atomic_file
+
+_POINTER = "latest.json"
+
+
+class AtomicBackupAndRestore(keras.callbacks.Callback):
+    """`keras.callbacks.BackupAndRestore`, but crash-safe at any instant.
+
+    Keras' own callback overwrites `latest.weights.h5` in place, so a SIGKILL
+    during the write leaves a truncated file that cannot be restored. Here
+    each backup (model and optimizer weights, plus the epoch reached) goes to
+    a new directory `epoch-NNNNNN` that is renamed into place only when
+    complete, and a small pointer file, itself replaced atomically, names the
+    newest one. Older backups are deleted after the pointer moves.
+
+    A fit that is killed and run again with the same callback restores the
+    weights, the optimizer state (so the learning-rate schedule continues)
+    and the epoch counter, and carries on from there. For step-level resume,
+    train with `steps_per_epoch=checkpoint_every` over a repeating dataset:
+    every "epoch" is then one checkpoint interval.
+
+    Args:
+        backup_dir: str. Directory of the backups.
+        delete_on_success: bool. Remove the backups when training finishes.
+
+    Example:
+    ```python
+    model.fit(
+        dataset.repeat(), epochs=total_steps // 200, steps_per_epoch=200,
+        callbacks=[AtomicBackupAndRestore("runs/exp1/backup")],
+    )
+    ```
+    """
+
+    def __init__(self, backup_dir, delete_on_success=False):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("backup_dir must be a non-empty path.")
+        self.backup_dir = os.path.abspath(backup_dir)
+        self.delete_on_success = delete_on_success
+        self.restored_epoch = 0
+
+    def _pointer_path(self):
+        return os.path.join(self.backup_dir, _POINTER)
+
+    def latest(self):
+        """The newest complete backup as {"epoch", "path"}, or None."""
+        pointer = self._pointer_path()
+        if not os.path.exists(pointer):
+            return None
+        with open(pointer) as handle:
+            latest = json.load(handle)
+        latest["path"] = os.path.join(self.backup_dir, latest["directory"])
+        return latest
+
+    def on_train_begin(self, logs=None):
+        latest = self.latest()
+        if latest is None:
+            return
+        model = self.model
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(latest["path"], "state.weights.h5"))
+        self.restored_epoch = latest["epoch"]
+        # The same hook Keras' BackupAndRestore uses to skip finished epochs.
+        model._initial_epoch = latest["epoch"]
+        print(f"Resumed from backup at epoch {latest['epoch']}: {latest['path']}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        directory = f"epoch-{epoch + 1:06d}"
+        final = os.path.join(self.backup_dir, directory)
+        if os.path.exists(final):  # left by a run killed after the rename
+            shutil.rmtree(final)
+        with atomic_directory(final) as temp:
+            self.model.save_weights(os.path.join(temp, "state.weights.h5"))
+        previous = self.latest()
+        with atomic_file(self._pointer_path()) as temp:
+            with open(temp, "w") as handle:
+                json.dump({"epoch": epoch + 1, "directory": directory}, handle)
+        if previous is not None and previous["directory"] != directory:
+            shutil.rmtree(previous["path"], ignore_errors=True)
+
+    def on_train_end(self, logs=None):
+        if self.delete_on_success:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)

@@ -1,0 +1,194 @@
+"""Pretraining runs: model.fit with checkpoints, resume, logs and plots.
+
+TF-only input side: it takes `tf.data` datasets (from `keras_compact.data`);
+the model itself trains on whichever Keras backend is active. Pass a
+`tf.distribute` strategy to train across devices (TensorFlow backend).
+"""
+
+import csv
+import json
+import os
+
+import keras
+
+from keras_compact.models.backbone import CompactBackbone
+from keras_compact.models.pretrainer import AlbertPretrainer
+from keras_compact.optimizers import make_lamb_optimizer
+from keras_compact.plotting import plot_training_curves
+from keras_compact.training.checkpointing import AtomicBackupAndRestore
+from keras_compact.utils.atomic import atomic_file
+
+MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
+
+
+def read_history_csv(path):
+    """Reads a CSVLogger file back into {metric: [values per epoch]}."""
+    history = {}
+    if not os.path.exists(path):
+        return history
+    with open(path) as handle:
+        for row in csv.DictReader(handle):
+            for key, value in row.items():
+                if key == "epoch" or value in ("", None, "NA"):
+                    continue  # CSVLogger writes "NA" for a metric it lacks
+                history.setdefault(key, []).append(float(value))
+    return history
+
+
+def build_pretrainer(
+    backbone_config,
+    batch_size,
+    total_steps,
+    learning_rate=None,
+    warmup_steps=None,
+    mixed_precision=None,
+    sentence_task="sop",
+    jit_compile="auto",
+):
+    """Builds and compiles an `AlbertPretrainer` from a backbone config.
+
+    Call it inside `strategy.scope()` to place variables on a strategy.
+    """
+    if mixed_precision not in MIXED_PRECISION_POLICIES:
+        raise ValueError(
+            f"mixed_precision={mixed_precision!r} is not supported; use None, "
+            "'mixed_bfloat16' or 'mixed_float16'."
+        )
+    backbone = CompactBackbone(**backbone_config, dtype=mixed_precision)
+    pretrainer = AlbertPretrainer(backbone, sentence_task=sentence_task)
+    pretrainer.compile(
+        optimizer=make_lamb_optimizer(
+            batch_size=batch_size,
+            total_steps=total_steps,
+            learning_rate=learning_rate,
+            warmup_steps=warmup_steps,
+        ),
+        jit_compile=jit_compile,
+    )
+    return pretrainer
+
+
+def run_pretraining(
+    output_dir,
+    backbone_config,
+    train_dataset,
+    total_steps,
+    batch_size,
+    eval_dataset=None,
+    eval_steps=20,
+    steps_per_checkpoint=100,
+    learning_rate=None,
+    warmup_steps=None,
+    mixed_precision=None,
+    sentence_task="sop",
+    strategy=None,
+    jit_compile="auto",
+    verbose="auto",
+):
+    """Pretrains an ALBERT-style model with MLM + SOP; resumable after a kill.
+
+    Writes into `output_dir`: `backup/` (atomic checkpoints every
+    `steps_per_checkpoint` steps; a rerun of the same command resumes from
+    the newest), `logs/` (TensorBoard), `history.csv`, then at the end
+    `pretrainer.keras`, `backbone.keras` (atomic) and `curves.png`.
+
+    Args:
+        output_dir: str. Run directory.
+        backbone_config: dict of `CompactBackbone` arguments.
+        train_dataset: repeating `tf.data.Dataset` of (features, labels).
+        total_steps: int. Optimizer steps in all.
+        batch_size: int. Global batch size of `train_dataset`.
+        eval_dataset: optional dataset of held-out batches.
+        eval_steps: int. Held-out batches per evaluation.
+        steps_per_checkpoint: int. Steps between checkpoints (one Keras
+            "epoch" each).
+        learning_rate: peak rate, or None for the paper's rate scaled to
+            `batch_size` (see `scaled_learning_rate`).
+        warmup_steps: int or None (1% of the steps).
+        mixed_precision: None, "mixed_bfloat16" or "mixed_float16".
+        sentence_task: "sop" or "nsp".
+        strategy: optional `tf.distribute.Strategy`.
+        jit_compile: passed to `compile`.
+        verbose: passed to `fit`.
+
+    Returns:
+        dict with "pretrainer", "history" (all epochs, resumed ones
+        included), "initial_epoch" and the written "paths".
+    """
+    if total_steps < 1 or steps_per_checkpoint < 1:
+        raise ValueError(
+            f"total_steps={total_steps} and steps_per_checkpoint="
+            f"{steps_per_checkpoint} must be positive."
+        )
+    steps_per_checkpoint = min(steps_per_checkpoint, total_steps)
+    if total_steps % steps_per_checkpoint:
+        raise ValueError(
+            f"total_steps={total_steps} must be a multiple of "
+            f"steps_per_checkpoint={steps_per_checkpoint} so checkpoints fall "
+            "on the same steps after a resume."
+        )
+    os.makedirs(output_dir, exist_ok=True)
+    paths = {
+        "backup": os.path.join(output_dir, "backup"),
+        "logs": os.path.join(output_dir, "logs"),
+        "history": os.path.join(output_dir, "history.csv"),
+        "pretrainer": os.path.join(output_dir, "pretrainer.keras"),
+        "backbone": os.path.join(output_dir, "backbone.keras"),
+        "curves": os.path.join(output_dir, "curves.png"),
+        "config": os.path.join(output_dir, "backbone_config.json"),
+    }
+    with atomic_file(paths["config"]) as temp:
+        with open(temp, "w") as handle:
+            json.dump(backbone_config, handle, indent=2)
+
+    def build():
+        return build_pretrainer(
+            backbone_config,
+            batch_size=batch_size,
+            total_steps=total_steps,
+            learning_rate=learning_rate,
+            warmup_steps=warmup_steps,
+            mixed_precision=mixed_precision,
+            sentence_task=sentence_task,
+            jit_compile=jit_compile,
+        )
+
+    if strategy is not None:
+        with strategy.scope():
+            pretrainer = build()
+    else:
+        pretrainer = build()
+
+    backup = AtomicBackupAndRestore(paths["backup"])
+    callbacks = [
+        backup,
+        keras.callbacks.CSVLogger(paths["history"], append=True),
+        keras.callbacks.TensorBoard(paths["logs"], update_freq="epoch"),
+    ]
+    pretrainer.fit(
+        train_dataset,
+        epochs=total_steps // steps_per_checkpoint,
+        steps_per_epoch=steps_per_checkpoint,
+        validation_data=eval_dataset,
+        validation_steps=eval_steps if eval_dataset is not None else None,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    with atomic_file(paths["pretrainer"]) as temp:
+        pretrainer.save(temp)
+    with atomic_file(paths["backbone"]) as temp:
+        pretrainer.backbone.save(temp)
+    history = read_history_csv(paths["history"])
+    if history:
+        plot_training_curves(
+            history,
+            paths["curves"],
+            title="ALBERT pretraining (MLM + SOP)",
+            step_scale=steps_per_checkpoint,
+        )
+    return {
+        "pretrainer": pretrainer,
+        "history": history,
+        "initial_epoch": backup.restored_epoch,
+        "paths": paths,
+    }
