@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sys
 
 from keras_compact.cli.model_commands import parse_config_json
 
@@ -16,9 +17,15 @@ DEMO_CONFIG = {
     "embedding_dim": 64,
     "sharing": "all",
 }
+# LAMB at 5e-3 (above the sqrt-scaled paper rate, 1.6e-4 at batch 32) since
+# the run is 600 steps rather than 125,000. The SOP loss is weighted 3x: SOP
+# stays at chance for a few hundred steps before it takes off, and measured
+# here, weight 1 left held-out SOP between 54% and 62% at step 600 depending
+# on the run, weight 3 reached 65%. `keras-compact pretrain` keeps 1:1.
 DEMO_ARGS = dict(
     steps=600, batch_size=32, seq_len=64, checkpoint_every=100,
-    learning_rate=2e-3, warmup_steps=30, vocab_size=8000, eval_steps=10,
+    learning_rate=5e-3, warmup_steps=25, vocab_size=8000, eval_steps=10,
+    sentence_weight=3.0,
 )
 
 
@@ -51,6 +58,10 @@ def _add_job_arguments(parser, defaults):
     parser.add_argument("--mixed-precision", default=None,
                         choices=("mixed_bfloat16", "mixed_float16"))
     parser.add_argument("--sentence-task", default="sop", choices=("sop", "nsp"))
+    parser.add_argument("--mlm-weight", type=float, default=1.0)
+    parser.add_argument("--sentence-weight", type=float,
+                        default=defaults.get("sentence_weight", 1.0),
+                        help="Weight of the SOP (or NSP) loss beside the MLM loss.")
     parser.add_argument("--eval-steps", type=int, default=defaults.get("eval_steps", 20))
     parser.add_argument("--strategy", default="none", choices=("none", "mirrored"),
                         help="tf.distribute strategy (TensorFlow backend).")
@@ -74,7 +85,8 @@ def _job_from_args(args, base_config=None):
         seq_len=args.seq_len, max_predictions=args.max_predictions,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps, mixed_precision=args.mixed_precision,
-        sentence_task=args.sentence_task, eval_steps=args.eval_steps, seed=args.seed,
+        sentence_task=args.sentence_task, mlm_weight=args.mlm_weight,
+        sentence_weight=args.sentence_weight, eval_steps=args.eval_steps, seed=args.seed,
     )
 
 
@@ -101,7 +113,9 @@ def run_pretrain(args):
     from keras_compact.training.pretraining_job import run_job
 
     job = _job_from_args(args)
-    result = run_job(job, strategy=_strategy(args.strategy))
+    # One line per checkpoint interval when the output is a log, not a tty.
+    verbose = "auto" if sys.stdout.isatty() else 2
+    result = run_job(job, strategy=_strategy(args.strategy), verbose=verbose)
     print_curves(result["history"], job.checkpoint_every, job.sentence_task)
     for name in ("pretrainer", "backbone", "curves"):
         print(f"{name}: {result['paths'][name]}")

@@ -71,17 +71,18 @@ class AlbertPretrainer(keras.Model):
                 "prediction, BERT)."
             )
         policy = backbone.dtype_policy
-        init = truncated_normal(backbone.initializer_range)
+        # keras-hub's AlbertBackbone works too (benchmarks compare the two);
+        # it does not expose these, and uses ALBERT's values.
+        activation = getattr(backbone, "activation", "gelu_approximate")
+        init = truncated_normal(getattr(backbone, "initializer_range", 0.02))
         # === Layers ===
         self.backbone = backbone
         self.mlm_head = MaskedLMHead(
             token_embedding=backbone.token_embedding,
             intermediate_activation=(
-                gelu_approximate
-                if backbone.activation == "gelu_approximate"
-                else backbone.activation
+                gelu_approximate if activation == "gelu_approximate" else activation
             ),
-            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            layer_norm_epsilon=getattr(backbone, "layer_norm_epsilon", 1e-12),
             kernel_initializer=init,
             dtype=policy,
             name="mlm_head",
@@ -142,6 +143,13 @@ class AlbertPretrainer(keras.Model):
         ):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips this for models that override `compile`; without it a
+        # loaded `.keras` pretrainer could not `evaluate` or resume `fit`.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

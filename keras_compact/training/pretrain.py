@@ -43,6 +43,8 @@ def build_pretrainer(
     warmup_steps=None,
     mixed_precision=None,
     sentence_task="sop",
+    mlm_weight=1.0,
+    sentence_weight=1.0,
     jit_compile="auto",
 ):
     """Builds and compiles an `AlbertPretrainer` from a backbone config.
@@ -55,7 +57,12 @@ def build_pretrainer(
             "'mixed_bfloat16' or 'mixed_float16'."
         )
     backbone = CompactBackbone(**backbone_config, dtype=mixed_precision)
-    pretrainer = AlbertPretrainer(backbone, sentence_task=sentence_task)
+    pretrainer = AlbertPretrainer(
+        backbone,
+        sentence_task=sentence_task,
+        mlm_weight=mlm_weight,
+        sentence_weight=sentence_weight,
+    )
     pretrainer.compile(
         optimizer=make_lamb_optimizer(
             batch_size=batch_size,
@@ -81,6 +88,8 @@ def run_pretraining(
     warmup_steps=None,
     mixed_precision=None,
     sentence_task="sop",
+    mlm_weight=1.0,
+    sentence_weight=1.0,
     strategy=None,
     jit_compile="auto",
     verbose="auto",
@@ -107,6 +116,7 @@ def run_pretraining(
         warmup_steps: int or None (1% of the steps).
         mixed_precision: None, "mixed_bfloat16" or "mixed_float16".
         sentence_task: "sop" or "nsp".
+        mlm_weight, sentence_weight: weights of the MLM and SOP losses.
         strategy: optional `tf.distribute.Strategy`.
         jit_compile: passed to `compile`.
         verbose: passed to `fit`.
@@ -150,6 +160,8 @@ def run_pretraining(
             warmup_steps=warmup_steps,
             mixed_precision=mixed_precision,
             sentence_task=sentence_task,
+            mlm_weight=mlm_weight,
+            sentence_weight=sentence_weight,
             jit_compile=jit_compile,
         )
 

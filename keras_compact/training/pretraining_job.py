@@ -32,6 +32,7 @@ class PretrainingJob:
         learning_rate, warmup_steps: None for the scaled paper rate and 1%.
         mixed_precision: None, "mixed_bfloat16" or "mixed_float16".
         sentence_task: "sop" or "nsp".
+        mlm_weight, sentence_weight: weights of the two losses.
         eval_fraction: share of documents held out for evaluation.
         eval_steps: held-out batches per evaluation.
         seed: data seed.
@@ -53,6 +54,8 @@ class PretrainingJob:
     warmup_steps: int = None
     mixed_precision: str = None
     sentence_task: str = "sop"
+    mlm_weight: float = 1.0
+    sentence_weight: float = 1.0
     eval_fraction: float = 0.05
     eval_steps: int = 20
     seed: int = 0
@@ -147,6 +150,11 @@ def run_job(job, strategy=None, verbose="auto"):
     from keras_compact.data import load_tokenizer
     from keras_compact.training.pretrain import run_pretraining
 
+    import keras
+
+    # Same initial weights and data order for the same seed. Set before any
+    # tokenizer is built: re-seeding TF drops existing SentencePiece resources.
+    keras.utils.set_random_seed(job.seed)
     vocab_path = prepare_vocabulary(job)
     vocabulary_size = load_tokenizer(vocab_path).vocabulary_size()
     config = backbone_config_for(job, vocabulary_size)
@@ -164,6 +172,8 @@ def run_job(job, strategy=None, verbose="auto"):
         warmup_steps=job.warmup_steps,
         mixed_precision=job.mixed_precision,
         sentence_task=job.sentence_task,
+        mlm_weight=job.mlm_weight,
+        sentence_weight=job.sentence_weight,
         strategy=strategy,
         verbose=verbose,
     )

@@ -100,6 +100,22 @@ def test_keras_round_trip(tmp_path):
         np.testing.assert_allclose(expected[key], got[key], atol=1e-6)
 
 
+def test_compiled_pretrainer_reloads_compiled(tmp_path):
+    pretrainer = AlbertPretrainer(CompactBackbone(**TINY_ALBERT))
+    pretrainer.compile(optimizer=make_lamb_optimizer(8, total_steps=10))
+    features, labels = pretraining_batch()
+    pretrainer.fit(features, labels, batch_size=8, epochs=1, verbose=0)
+    path = str(tmp_path / "pretrainer.keras")
+    pretrainer.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored.optimizer, keras.optimizers.Lamb)
+    assert int(restored.optimizer.iterations) == 1
+    expected = pretrainer.evaluate(features, labels, return_dict=True, verbose=0)
+    got = restored.evaluate(features, labels, return_dict=True, verbose=0)
+    assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+    restored.fit(features, labels, batch_size=8, epochs=1, verbose=0)
+
+
 def test_mixed_precision_losses_are_float32():
     backbone = CompactBackbone(**TINY_ALBERT, dtype="mixed_bfloat16")
     pretrainer = AlbertPretrainer(backbone)
