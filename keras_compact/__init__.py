@@ -11,5 +11,7 @@ from keras_compact.layers import FactorizedEmbedding
 from keras_compact.layers import FeedForwardSublayer
 from keras_compact.layers import SharedTransformerEncoder
 from keras_compact.layers import TransformerBlock
+from keras_compact.models import AlbertPretrainer
 from keras_compact.models import CompactBackbone
+from keras_compact.models import TextClassifier
 from keras_compact.models import PRESETS

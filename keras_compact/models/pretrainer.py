@@ -5,6 +5,8 @@ from keras import ops
 from keras_hub.layers import MaskedLMHead
 
 from keras_compact.layers.initializers import truncated_normal
+from keras_compact.models.model_mixins import LayersBeforeInitMixin
+from keras_compact.models.model_mixins import LossScaledCompileMixin
 from keras_compact.models.replicas import num_replicas
 from keras_compact.models.replicas import sum_over_replicas
 
@@ -18,7 +20,9 @@ def gelu_approximate(x):
 
 
 @keras.saving.register_keras_serializable(package="keras_compact")
-class AlbertPretrainer(keras.Model):
+class AlbertPretrainer(
+    LayersBeforeInitMixin, LossScaledCompileMixin, keras.Model
+):
     """Backbone + tied MLM head + sentence-order (or next-sentence) head.
 
     The MLM head is keras-hub's `MaskedLMHead` tied to the backbone's V x E
@@ -123,33 +127,8 @@ class AlbertPretrainer(keras.Model):
             name=f"{sentence_task}_accuracy"
         )
 
-    def __setattr__(self, name, value):
-        # Layers are made before the functional `__init__` runs; on torch a
-        # Module rejects attributes until then (keras-hub's Backbone and Task
-        # bypass tracking the same way; the functional graph tracks them).
-        if not hasattr(self, "_functional_ready"):
-            return object.__setattr__(self, name, value)
-        return super().__setattr__(name, value)
-
-    def compile(self, optimizer="rmsprop", **kwargs):
-        """`keras.Model.compile`, with loss scaling under mixed_float16.
-
-        Keras wraps the optimizer in a `LossScaleOptimizer` only when the
-        model's own policy is mixed_float16; here the backbone's counts.
-        """
-        optimizer = keras.optimizers.get(optimizer)
-        if self.backbone.dtype_policy.name == "mixed_float16" and not isinstance(
-            optimizer, keras.optimizers.LossScaleOptimizer
-        ):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def compile_from_config(self, config):
-        # Keras skips this for models that override `compile`; without it a
-        # loaded `.keras` pretrainer could not `evaluate` or resume `fit`.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+    def _loss_scale_policy(self):
+        return self.backbone.dtype_policy
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
