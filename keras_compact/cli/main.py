@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "keras_compact.cli.model_commands",
     "keras_compact.cli.data_commands",
     "keras_compact.cli.train_commands",
+    "keras_compact.cli.task_commands",
 )
 
 
