@@ -31,6 +31,8 @@ import re
 import tempfile
 import warnings
 
+from keras_compact.utils.atomic import atomic_file
+
 DEFAULT_CORPUS_FILE = "python_docs.jsonl.gz"
 DEFAULT_CORPUS_LICENSE = "LICENSE-python-docs.txt"
 
@@ -178,21 +180,13 @@ def write_text_corpus(documents, path, split_into_sentences=True):
 
     >>> path = write_text_corpus(load_default_corpus(), "/tmp/docs.txt")
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".txt")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with atomic_file(path) as temp:
+        with open(temp, "w", encoding="utf-8") as out:
             for document in documents:
                 lines = document.sentences if split_into_sentences else document.paragraphs
                 for line in lines:
                     out.write(" ".join(line.split()) + "\n")
                 out.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
     return path
 
 
