@@ -9,7 +9,15 @@ from nbclient import NotebookClient
 ROOT = os.path.dirname(os.path.dirname(__file__))
 
 
-@pytest.mark.parametrize("name", ["01_pretrain_albert.ipynb"])
+# Notebook -> files (under KC_NOTEBOOK_DIR) it must leave behind.
+EXPECTED_OUTPUTS = {
+    "01_pretrain_albert.ipynb": ["curves.png", "pretrainer.keras", "layer_transitions.png"],
+    "02_distill_tinybert.ipynb": ["attention_maps.png", "teacher/classifier.keras",
+                                  "distill/student_classifier.keras", "distill/results.json"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_OUTPUTS))
 def test_notebook_runs(name, tmp_path, monkeypatch):
     monkeypatch.setenv("KC_NOTEBOOK_STEPS", "6")
     monkeypatch.setenv("KC_NOTEBOOK_DIR", str(tmp_path / "run"))
@@ -20,5 +28,5 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
-    assert os.path.exists(tmp_path / "run" / "curves.png")
-    assert os.path.exists(tmp_path / "run" / "pretrainer.keras")
+    for output in EXPECTED_OUTPUTS[name]:
+        assert os.path.exists(tmp_path / "run" / output), output

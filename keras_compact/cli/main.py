@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "keras_compact.cli.data_commands",
     "keras_compact.cli.train_commands",
     "keras_compact.cli.task_commands",
+    "keras_compact.cli.distill_commands",
 )
 
 

@@ -14,7 +14,6 @@ not to wash out pretrained weights) and 1e-4 for a fresh backbone (it has
 nothing to preserve; an unmeasured choice, tune it with --learning-rate).
 """
 
-import json
 import os
 import sys
 
@@ -64,20 +63,7 @@ def _build_backbone(args, vocabulary_size):
     return CompactBackbone.from_preset(args.preset or "albert_base", **config)
 
 
-def _print_epoch(epoch, logs):
-    """One line per epoch: train and validation loss and accuracy."""
-    logs = logs or {}
-    values = "  ".join(f"{name} {logs[key]:.4f}" for name, key in (
-        ("loss", "loss"), ("train_accuracy", "accuracy"), ("val_loss", "val_loss"),
-        ("val_accuracy", "val_accuracy")) if key in logs)
-    print(f"epoch {epoch + 1}: {values}", flush=True)
-
-
 def run_finetune(args):
-    from keras_compact.data.labelled_task import label_counts
-    from keras_compact.data.labelled_task import load_section_task
-    from keras_compact.data.labelled_task import majority_rate
-    from keras_compact.data.labelled_task import make_classification_dataset
     from keras_compact.data.tokenizer import load_sentencepiece_processor
 
     for name in ("epochs", "batch_size", "seq_len"):
@@ -97,69 +83,20 @@ def run_finetune(args):
     # Before any tokenizer exists: set_random_seed deletes SentencePiece
     # resources made before it (the datasets make theirs inside tf.data).
     keras.utils.set_random_seed(args.seed)
-    from keras_compact.models import TextClassifier
-    from keras_compact.utils.atomic import atomic_file
-
-    task = load_section_task(max_per_section=args.max_per_section, seed=args.seed)
-    names = task["label_names"]
-    train = task["train"][: args.max_train_examples]
-    validation = task["validation"][: args.max_eval_examples]
-    test = task["test"][: args.max_eval_examples]
-    if len(train) < args.batch_size:
-        raise ValueError(f"{len(train)} training examples is less than one batch of "
-                         f"--batch-size {args.batch_size}; raise --max-train-examples or "
-                         "lower --batch-size.")
-    print(f"Section task: {len(names)} classes ({', '.join(names)}); "
-          f"train {len(train)}, validation {len(validation)}, test {len(test)} paragraphs")
-    print(f"Train class counts: {dict(zip(names, label_counts(train, len(names))))}")
-    print(f"Majority-class accuracy: validation {majority_rate(validation):.4f}, "
-          f"test {majority_rate(test):.4f}")
+    from keras_compact.training.finetune import finetune_section_classifier
 
     backbone = _build_backbone(args, vocabulary_size)
-    if backbone.max_sequence_length < args.seq_len:
-        raise ValueError(f"--seq-len {args.seq_len} exceeds the backbone's "
-                         f"max_sequence_length={backbone.max_sequence_length}; lower --seq-len.")
-    classifier = TextClassifier(backbone, num_classes=len(names), dropout=args.dropout)
-
-    common = dict(spm_model_path=args.vocab, batch_size=args.batch_size, seq_len=args.seq_len)
-    train_ds = make_classification_dataset(train, shuffle=True, seed=args.seed, **common)
-    val_ds = make_classification_dataset(validation, **common)
-    test_ds = make_classification_dataset(test, **common)
-
-    steps = (len(train) // args.batch_size) * args.epochs
     peak = args.learning_rate or (
         PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE)
-    warmup = max(1, steps // 10)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0, decay_steps=max(1, steps - warmup), alpha=0.0,
-        warmup_target=peak, warmup_steps=warmup)
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.01)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    classifier.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    source = args.backbone or f"fresh {args.preset or 'albert_base'}"
-    print(f"Fine-tuning {source} ({backbone.count_params():,} backbone parameters): "
-          f"{args.epochs} epochs of {steps // args.epochs} steps, AdamW peak {peak:g}")
-    classifier.fit(train_ds, validation_data=val_ds, epochs=args.epochs, verbose=0,
-                   shuffle=False,  # the dataset shuffles; silences Keras's warning
-                   callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=_print_epoch)])
-    scores = classifier.evaluate(test_ds, return_dict=True, verbose=0)
-    print(f"test_accuracy {scores['accuracy']:.4f}  test_loss {scores['loss']:.4f}  "
-          f"(majority class {majority_rate(test):.4f})")
-
-    path = os.path.join(args.output_dir, "classifier.keras")
-    with atomic_file(path) as temp:
-        classifier.save(temp)
-    labels_path = os.path.join(args.output_dir, "labels.json")
-    with atomic_file(labels_path) as temp:
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump({"label_names": names, "seq_len": args.seq_len,
-                       "vocab": os.path.abspath(args.vocab),
-                       "test_accuracy": float(scores["accuracy"])}, handle, indent=1)
-    print(f"classifier: {path}")
-    print(f"labels: {labels_path}")
+    print(f"Backbone: {args.backbone or 'fresh ' + (args.preset or 'albert_base')}")
+    result = finetune_section_classifier(
+        backbone, args.output_dir, args.vocab, epochs=args.epochs,
+        batch_size=args.batch_size, seq_len=args.seq_len, learning_rate=peak,
+        dropout=args.dropout, max_train_examples=args.max_train_examples,
+        max_eval_examples=args.max_eval_examples, max_per_section=args.max_per_section,
+        seed=args.seed)
+    for name, path in result["paths"].items():
+        print(f"{name}: {path}")
     sys.stdout.flush()
     return 0
 

@@ -436,3 +436,40 @@ def pretraining_examples_dataset(
     masked = mask_batches(batches, tokenizer, max_predictions=max_predictions, seed=int(seed),
                           masked_fraction=masked_fraction, max_ngram=max_ngram)
     return masked.unbatch(), stats
+
+
+def make_text_features_dataset(
+    documents_or_files=None,
+    tokenizer_or_model_path=None,
+    batch_size=32,
+    max_seq_len=128,
+    seed=None,
+    repeat=True,
+    shuffle_buffer=10000,
+):
+    """Unmasked sentence-pair batches for general distillation.
+
+    The same pairs as `make_pretraining_dataset` (consecutive segments of a
+    document, truncated to `max_seq_len`) without masks or labels: what
+    TinyBERT's general distillation feeds teacher and student.
+
+    Returns:
+        A `tf.data.Dataset` of dicts "token_ids", "segment_ids",
+        "padding_mask" (int32 [batch_size, max_seq_len]).
+
+    Example:
+    >>> ds = make_text_features_dataset(None, "vocab/spm.model", batch_size=32)
+    >>> distiller.fit(ds, steps_per_epoch=100, epochs=10)
+    """
+    _check_arguments(batch_size, max_seq_len, 1, "sop", 0.1, 0.15, 1)
+    if tokenizer_or_model_path is None:
+        raise ValueError("tokenizer_or_model_path is required: pass the .model file written "
+                         "by `keras-compact vocab`.")
+    tokenizer = load_tokenizer(tokenizer_or_model_path)
+    seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
+    examples, _ = pair_examples_dataset(
+        documents_or_files, tokenizer, max_seq_len=max_seq_len, seed=seed,
+        repeat=repeat, shuffle_buffer=shuffle_buffer)
+    keys = ("token_ids", "segment_ids", "padding_mask")
+    batches = examples.batch(batch_size, drop_remainder=True)
+    return batches.map(lambda e: {k: e[k] for k in keys}).prefetch(tf.data.AUTOTUNE)

@@ -3,6 +3,7 @@
 - `layer_mapping`: which teacher layer each student layer learns from.
 - `losses`: embedding, hidden-state, attention, prediction and cosine losses.
 - `Distiller`: a `keras.Model` that trains a student against a frozen teacher.
+- `augmentation`: TinyBERT's data augmentation (teacher MLM + word vectors).
 """
 
 from keras_compact.distill.distiller import STAGES
@@ -15,3 +16,6 @@ from keras_compact.distill.losses import cosine_hidden_loss
 from keras_compact.distill.losses import embedding_loss
 from keras_compact.distill.losses import hidden_loss
 from keras_compact.distill.losses import prediction_loss
+from keras_compact.distill.augmentation import TextAugmenter
+from keras_compact.distill.augmentation import WordVectors
+from keras_compact.distill.augmentation import augment_task

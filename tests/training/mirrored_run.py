@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 
-def main(devices, init_weights, batch_file, out_weights):
+def main(devices, init_weights, batch_file, out_weights, jit_compile="false"):
     import tensorflow as tf
 
     from keras_compact.distribute import split_cpu
@@ -27,7 +27,9 @@ def main(devices, init_weights, batch_file, out_weights):
 
     def build():
         model = AlbertPretrainer(CompactBackbone(**TINY_ALBERT))
-        model.compile(optimizer=make_lamb_optimizer(8, total_steps=3, learning_rate=1e-2, global_clipnorm=None))
+        model.compile(optimizer=make_lamb_optimizer(8, total_steps=3, learning_rate=1e-2,
+                                                    global_clipnorm=None),
+                      jit_compile=jit_compile == "jit")
         model.load_weights(init_weights)
         return model
 
@@ -45,4 +47,4 @@ def main(devices, init_weights, batch_file, out_weights):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), *sys.argv[2:5])
+    main(int(sys.argv[1]), *sys.argv[2:6])

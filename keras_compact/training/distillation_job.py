@@ -1,0 +1,380 @@
+"""One TinyBERT distillation job, from a fine-tuned teacher to a saved student.
+
+The stages, each one `model.fit` call (Jiao et al., section 3.3):
+
+1. general distillation (optional, `general_steps`): the pretrained teacher
+   backbone teaches the student backbone on unlabelled text from the corpus
+   (embedding, hidden-state and attention losses);
+2. data augmentation of the task's training texts (`TextAugmenter`, the
+   teacher MLM and word vectors), labelled by the fine-tuned teacher;
+3. task-specific intermediate distillation on the augmented data;
+4. prediction-layer distillation (soft cross-entropy on the logits).
+
+Then the student is evaluated on the test split beside the teacher and,
+unless turned off, beside the same student trained from scratch on the gold
+labels for the same number of optimizer steps at the same batch size.
+
+Each finished stage is saved atomically under OUTPUT_DIR/stages/ and skipped
+when the job runs again, so a killed job resumes at the stage it was in.
+
+TF-only input side (tf.data / tensorflow-text datasets); the models train on
+any Keras backend. Used by `keras-compact distill`, the main job
+(`keras-compact demo`) and notebooks/02_distill_tinybert.ipynb.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import warnings
+
+from keras_compact.models.presets import get_preset_config
+
+
+@dataclasses.dataclass
+class DistillationJob:
+    """What to distil into what, on which data, for how long.
+
+    Attributes:
+        output_dir: run directory (stages, augmented data, models, results).
+        vocab: the teacher's SentencePiece .model.
+        teacher: fine-tuned `TextClassifier` .keras (e.g. from `keras-compact
+            finetune`).
+        pretrained: the teacher's `AlbertPretrainer` .keras (from
+            `keras-compact pretrain`): its MLM proposes replacements and its
+            backbone teaches general distillation. Needed when
+            `general_steps > 0` or `num_variants > 0`.
+        student_preset, student_config: the student backbone (preset plus
+            overrides; vocabulary size and sequence length are set here).
+        seq_len, batch_size: shape of every batch.
+        general_steps, general_learning_rate: general distillation.
+        intermediate_epochs, prediction_epochs: task-specific stages, in
+            passes over the augmented data.
+        learning_rate: peak AdamW rate of the task-specific stages.
+        temperature: prediction-loss temperature.
+        layer_mapping: "uniform", "top", "bottom" or a list.
+        attention_weight: None (on) or 0 (e.g. different head counts).
+        num_variants, replace_prob, top_k, mask_fraction, word_vectors:
+            augmentation (N_a, p_t, K; see `TextAugmenter`); num_variants=0
+            distils on the original texts only.
+        max_train_examples: cap on the task's training texts.
+        max_augment_examples: cap on the training texts that get variants.
+        max_eval_examples: cap on test examples.
+        scratch_baseline: also train the student from scratch (same steps).
+        scratch_learning_rate: its peak rate (None: `learning_rate`).
+        seed: initial weights, data order, augmentation.
+    """
+
+    output_dir: str
+    vocab: str
+    teacher: str
+    pretrained: str = None
+    student_preset: str = "tinybert_4"
+    student_config: dict = dataclasses.field(default_factory=dict)
+    seq_len: int = 128
+    batch_size: int = 32
+    general_steps: int = 0
+    general_learning_rate: float = 1e-4
+    intermediate_epochs: int = 10
+    prediction_epochs: int = 3
+    learning_rate: float = 5e-5
+    temperature: float = 1.0
+    layer_mapping: object = "uniform"
+    attention_weight: float = None
+    num_variants: int = 20
+    replace_prob: float = 0.4
+    top_k: int = 15
+    mask_fraction: float = None
+    word_vectors: str = None
+    max_train_examples: int = None
+    max_augment_examples: int = None
+    max_eval_examples: int = None
+    scratch_baseline: bool = True
+    scratch_learning_rate: float = None
+    seed: int = 0
+
+
+def _path(job, *parts):
+    return os.path.join(job.output_dir, *parts)
+
+
+def _load(path, expected, what):
+    import keras
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} {path!r} does not exist.")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # zip, config or weight errors from Keras
+        raise ValueError(f"{what} {path!r} could not be loaded as a Keras model "
+                         f"({type(error).__name__}: {error}).") from None
+    if not isinstance(model, expected):
+        raise ValueError(f"{what} {path!r} holds a {type(model).__name__}, not a "
+                         f"{expected.__name__}.")
+    return model
+
+
+def _save(model, path):
+    from keras_compact.utils.atomic import atomic_file
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_file(path) as temp:
+        model.save(temp)
+    return path
+
+
+def check_job(job):
+    """Raises ValueError for settings that cannot run, before any slow work."""
+    for name in ("seq_len", "batch_size"):
+        if getattr(job, name) < 1:
+            raise ValueError(f"{name} must be positive, got {name}={getattr(job, name)}.")
+    for name in ("general_steps", "intermediate_epochs", "prediction_epochs",
+                 "num_variants"):
+        if getattr(job, name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {name}={getattr(job, name)}.")
+    if not (job.intermediate_epochs or job.prediction_epochs or job.general_steps):
+        raise ValueError("Every stage has 0 steps or epochs; set general_steps, "
+                         "intermediate_epochs or prediction_epochs.")
+    if (job.general_steps or job.num_variants) and not job.pretrained:
+        raise ValueError(
+            f"general_steps={job.general_steps} and num_variants={job.num_variants} need "
+            "the teacher's pretrainer (--pretrained runs/demo/pretrainer.keras): its "
+            "backbone teaches general distillation and its MLM proposes replacement "
+            "words. Pass it, or set both to 0.")
+    for name in ("teacher", "vocab", "pretrained", "word_vectors"):
+        path = getattr(job, name)
+        if path and not os.path.isfile(path):
+            raise FileNotFoundError(f"{name} {path!r} does not exist.")
+
+
+def build_student(job, vocabulary_size, num_classes):
+    """A fresh student `TextClassifier` from the job's preset and overrides."""
+    from keras_compact.models import CompactBackbone
+    from keras_compact.models import TextClassifier
+
+    config = {**get_preset_config(job.student_preset), **job.student_config}
+    config["vocabulary_size"] = vocabulary_size
+    config["max_sequence_length"] = max(config.get("max_sequence_length", 0), job.seq_len)
+    backbone = CompactBackbone(**config, name="student_backbone")
+    return TextClassifier(backbone, num_classes=num_classes, name="student")
+
+
+def _augmented_pairs(job, train, teacher, pretrainer):
+    """Original + augmented training pairs, cached in OUTPUT_DIR/augmented.jsonl."""
+    from keras_compact.distill.augmentation import TextAugmenter
+    from keras_compact.distill.augmentation import WordVectors
+    from keras_compact.distill.augmentation import augment_task
+    from keras_compact.utils.atomic import atomic_file
+
+    cache = _path(job, "augmented.jsonl")
+    if os.path.isfile(cache):
+        with open(cache, encoding="utf-8") as handle:
+            pairs = [tuple(json.loads(line)) for line in handle]
+        print(f"Augmented data: reusing {cache} ({len(pairs):,} examples)")
+        return pairs
+    sources = train[: job.max_augment_examples]
+    vectors = WordVectors.from_glove(job.word_vectors) if job.word_vectors else None
+    augmenter = TextAugmenter(
+        pretrainer, job.vocab, word_vectors=vectors, num_variants=job.num_variants,
+        replace_prob=job.replace_prob, top_k=job.top_k, max_seq_len=job.seq_len,
+        mask_fraction=job.mask_fraction, batch_size=64, seed=job.seed)
+    print(f"Augmenting {len(sources):,} training texts x {job.num_variants} variants "
+          f"(p_t={job.replace_prob}, K={job.top_k}, word vectors: "
+          f"{job.word_vectors or 'teacher embedding table'})")
+    augmented = augment_task(sources, augmenter, teacher, job.vocab, seq_len=job.seq_len,
+                             keep_originals=False)
+    pairs = list(train) + augmented
+    os.makedirs(job.output_dir, exist_ok=True)
+    with atomic_file(cache) as temp:
+        with open(temp, "w", encoding="utf-8") as handle:
+            for text, label in pairs:
+                handle.write(json.dumps([text, int(label)]) + "\n")
+    agree = sum(1 for (_, gold), (_, new) in zip(
+        [p for p in sources for _ in range(job.num_variants)], augmented) if gold == new)
+    print(f"Augmented data: {len(pairs):,} examples ({len(train):,} originals); the "
+          f"teacher's label equals the source's gold label for "
+          f"{agree / max(1, len(augmented)):.1%} of the variants")
+    return pairs
+
+
+def fit_chunks(steps, lines=10):
+    """(epochs, steps_per_epoch) covering `steps` with at most `lines` epochs.
+
+    Long stages run as a few "epochs" of a repeated dataset so the progress
+    shows a line per chunk; the total is rounded up to a whole number of them.
+    """
+    epochs = max(1, min(steps, lines))
+    return epochs, math.ceil(steps / epochs)
+
+
+def _distil(job, name, teacher, student, dataset, steps, learning_rate, verbose, **kwargs):
+    """One stage: a Distiller fit for `steps`, the student saved atomically."""
+    from keras_compact.distill import Distiller
+    from keras_compact.training.finetune import make_adamw
+
+    done = _path(job, "stages", f"{name}.keras")
+    if os.path.isfile(done):
+        print(f"Stage {name}: done before, loading {done}")
+        return _load(done, type(student), "stage checkpoint")
+    distiller = Distiller(teacher, student, layer_mapping=job.layer_mapping,
+                          temperature=job.temperature, **kwargs)
+    epochs, per_epoch = fit_chunks(steps)
+    distiller.compile(optimizer=make_adamw(epochs * per_epoch, learning_rate))
+    print(f"Stage {name}: {steps} steps, losses {', '.join(distiller.enabled_losses)}, "
+          f"teacher layers {list(distiller.teacher_layers)}, AdamW peak {learning_rate:g}")
+    with warnings.catch_warnings():
+        # The intermediate stages leave the pooler and logits without
+        # gradients by design; Keras would warn about it every run.
+        warnings.filterwarnings("ignore", message="Gradients do not exist")
+        distiller.fit(dataset.repeat(), epochs=epochs, steps_per_epoch=per_epoch,
+                      verbose=verbose, shuffle=False)  # the dataset shuffles
+    _save(student, done)
+    return student
+
+
+def run_distillation(job, verbose="auto"):
+    """Runs every stage of `job`; returns a dict of results and paths.
+
+    Returns:
+        A dict: "student" (distilled `TextClassifier`), "teacher", "scratch"
+        (or None), "table" (list of row dicts: model, parameters,
+        test_accuracy, latency_b1_ms, latency_b32_ms), "paths".
+    """
+    import keras
+
+    from keras_compact.data.labelled_task import load_section_task
+    from keras_compact.data.labelled_task import make_classification_dataset
+    from keras_compact.distill.layer_mapping import layer_mapping as make_layer_mapping
+    from keras_compact.data.pipeline import make_text_features_dataset
+    from keras_compact.data.tokenizer import load_sentencepiece_processor
+    from keras_compact.models import TextClassifier
+    from keras_compact.models.pretrainer import AlbertPretrainer
+
+    check_job(job)
+    vocabulary_size = load_sentencepiece_processor(job.vocab).get_piece_size()
+    # Before any tokenizer: re-seeding drops SentencePiece resources made earlier.
+    keras.utils.set_random_seed(job.seed)
+    teacher = _load(job.teacher, TextClassifier, "teacher")
+    if teacher.backbone.vocabulary_size != vocabulary_size:
+        raise ValueError(f"The teacher has a {teacher.backbone.vocabulary_size}-piece "
+                         f"vocabulary but {job.vocab!r} has {vocabulary_size}; pass the "
+                         "SentencePiece model the teacher was trained with.")
+    pretrainer = _load(job.pretrained, AlbertPretrainer, "pretrained") if job.pretrained \
+        else None
+
+    task = load_section_task(seed=job.seed)
+    if teacher.num_classes != len(task["label_names"]):
+        raise ValueError(f"The teacher classifies into {teacher.num_classes} classes, the "
+                         f"section task has {len(task['label_names'])}.")
+    train = task["train"][: job.max_train_examples]
+    test = task["test"][: job.max_eval_examples]
+    common = dict(spm_model_path=job.vocab, batch_size=job.batch_size, seq_len=job.seq_len)
+    test_ds = make_classification_dataset(test, **common)
+    student = build_student(job, vocabulary_size, teacher.num_classes)
+    # A student deeper than its teacher or a bad mapping: say so before the slow work.
+    make_layer_mapping(student.backbone.num_layers, teacher.backbone.num_layers,
+                       job.layer_mapping)
+    ratio = teacher.count_params() / student.count_params()
+    print(f"Teacher {teacher.count_params():,} parameters, student "
+          f"{student.count_params():,} ({ratio:.1f}x smaller)")
+    heads = {} if job.attention_weight is None else {"attention_weight": job.attention_weight}
+
+    steps = {"general": math.prod(fit_chunks(job.general_steps)) if job.general_steps else 0}
+    if job.general_steps:
+        general_data = make_text_features_dataset(
+            None, job.vocab, batch_size=job.batch_size, max_seq_len=job.seq_len,
+            seed=job.seed)
+        backbone = _distil(job, "general", pretrainer.backbone, student.backbone,
+                           general_data, job.general_steps, job.general_learning_rate,
+                           verbose, stage="general", **heads)
+        student = TextClassifier(backbone, num_classes=teacher.num_classes, name="student")
+
+    pairs = _augmented_pairs(job, train, teacher, pretrainer) if job.num_variants else train
+    task_data = make_classification_dataset(pairs, shuffle=True, seed=job.seed, **common)
+    per_epoch = len(pairs) // job.batch_size
+    for stage, epochs, extra in (("intermediate", job.intermediate_epochs, heads),
+                                 ("prediction", job.prediction_epochs, {})):
+        steps[stage] = math.prod(fit_chunks(epochs * per_epoch)) if epochs else 0
+        if epochs:
+            student = _distil(job, stage, teacher, student, task_data, steps[stage],
+                              job.learning_rate, verbose, stage=stage, **extra)
+
+    paths = {"student": _save(student, _path(job, "student_classifier.keras")),
+             "student_backbone": _save(student.backbone, _path(job, "student_backbone.keras"))}
+    models = [("teacher", teacher), ("distilled student", student)]
+    scratch = None
+    if job.scratch_baseline:
+        scratch = _train_scratch(job, train, vocabulary_size, teacher.num_classes,
+                                 sum(steps.values()), common, verbose)
+        paths["scratch"] = _save(scratch, _path(job, "scratch_classifier.keras"))
+        models.append(("scratch student", scratch))
+
+    from keras_compact.training.finetune import classifier_accuracy
+    from keras_compact.training.finetune import median_latency_ms
+
+    models = dict(models)
+    latency = {batch: median_latency_ms(models, job.seq_len, batch) for batch in (1, 32)}
+    table = [{
+        "model": name,
+        "parameters": int(model.count_params()),
+        "test_accuracy": classifier_accuracy(model, test_ds),
+        "latency_b1_ms": latency[1][name],
+        "latency_b32_ms": latency[32][name],
+    } for name, model in models.items()]
+    results = {"table": table, "steps": steps, "test_examples": len(test),
+               "job": dataclasses.asdict(job)}
+    paths["results"] = _write_json(results, _path(job, "results.json"))
+    return {"student": student, "teacher": teacher, "scratch": scratch, "table": table,
+            "steps": steps, "paths": paths}
+
+
+def _train_scratch(job, train, vocabulary_size, num_classes, total_steps, common, verbose):
+    """The same student, fresh, trained on the gold labels for `total_steps`."""
+    import keras
+
+    from keras_compact.data.labelled_task import make_classification_dataset
+    from keras_compact.training.finetune import compile_classifier
+    from keras_compact.training.finetune import make_adamw
+
+    done = _path(job, "stages", "scratch.keras")
+    if os.path.isfile(done):
+        print(f"Scratch baseline: done before, loading {done}")
+        from keras_compact.models import TextClassifier
+
+        return _load(done, TextClassifier, "stage checkpoint")
+    keras.utils.set_random_seed(job.seed)  # the distilled student's initial weights
+    scratch = build_student(job, vocabulary_size, num_classes)
+    data = make_classification_dataset(train, shuffle=True, seed=job.seed, **common)
+    epochs, per_epoch = fit_chunks(total_steps)
+    rate = job.scratch_learning_rate or job.learning_rate
+    compile_classifier(scratch, make_adamw(per_epoch * epochs, rate))
+    print(f"Scratch baseline: the same student from its initial weights, "
+          f"{per_epoch * epochs} steps on the gold labels, AdamW peak {rate:g}")
+    scratch.fit(data.repeat(), epochs=epochs, steps_per_epoch=per_epoch, verbose=verbose,
+                shuffle=False)
+    _save(scratch, done)
+    return scratch
+
+
+def _write_json(value, path):
+    from keras_compact.utils.atomic import atomic_file
+
+    with atomic_file(path) as temp:
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, indent=1)
+    return path
+
+
+def format_table(table):
+    """The teacher / student table as aligned text, with ratios to the teacher."""
+    teacher = table[0]
+    lines = [f"{'model':<18} {'parameters':>12} {'smaller':>8} {'test acc':>9} "
+             f"{'ms b=1':>8} {'ms b=32':>8} {'speedup b=32':>13}"]
+    for row in table:
+        lines.append(
+            f"{row['model']:<18} {row['parameters']:>12,} "
+            f"{teacher['parameters'] / row['parameters']:>7.1f}x "
+            f"{row['test_accuracy']:>9.4f} {row['latency_b1_ms']:>8.2f} "
+            f"{row['latency_b32_ms']:>8.2f} "
+            f"{teacher['latency_b32_ms'] / row['latency_b32_ms']:>12.1f}x")
+    return "\n".join(lines)
