@@ -85,8 +85,10 @@ def _add_job_arguments(parser, defaults):
                         default=defaults.get("sentence_weight", 1.0),
                         help="Weight of the SOP (or NSP) loss beside the MLM loss.")
     parser.add_argument("--eval-steps", type=int, default=defaults.get("eval_steps", 20))
-    parser.add_argument("--strategy", default="none", choices=("none", "mirrored"),
-                        help="tf.distribute strategy (TensorFlow backend).")
+    parser.add_argument("--strategy", default="none",
+                        choices=("none", "mirrored", "multi_worker"),
+                        help="tf.distribute strategy (TensorFlow backend); multi_worker "
+                        "reads the cluster from TF_CONFIG.")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -138,6 +140,9 @@ def run_pretrain(args):
     # One line per checkpoint interval when the output is a log, not a tty.
     verbose = "auto" if sys.stdout.isatty() else 2
     result = run_job(job, strategy=_strategy(args.strategy), verbose=verbose)
+    if not result["chief"]:
+        print(f"Worker finished; the chief writes the models into {job.output_dir}.")
+        return 0
     print_curves(result["history"], job.checkpoint_every, job.sentence_task)
     for name in ("pretrainer", "backbone", "curves"):
         print(f"{name}: {result['paths'][name]}")

@@ -9,7 +9,9 @@ from keras_compact.layers.initializers import truncated_normal
 from keras_compact.models.backbone import CompactBackbone
 from keras_compact.models.classifier import TextClassifier
 from keras_compact.models.model_mixins import LossScaledCompileMixin
+from keras_compact.models.model_mixins import MultiWorkerFitMixin
 from keras_compact.models.replicas import num_replicas
+from keras_compact.models.replicas import sum_over_replicas
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 LOSS_NAMES = ("embedding", "hidden", "attention", "prediction", "cosine")
@@ -44,7 +46,7 @@ def _check_weight(name, value):
 
 
 @keras.saving.register_keras_serializable(package="keras_compact")
-class Distiller(LossScaledCompileMixin, keras.Model):
+class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
     """Trains a student to mimic a frozen teacher (TinyBERT, Jiao et al.).
 
     The loss is `sum_k weight_k * L_k / replicas` over the enabled losses:
@@ -332,6 +334,11 @@ class Distiller(LossScaledCompileMixin, keras.Model):
     def compute_distillation_losses(self, outputs, padding_mask):
         """The unweighted enabled losses, as a dict name -> float32 scalar.
 
+        Under a tf.distribute strategy the masked terms (attention, cosine,
+        and embedding / hidden with `mask_hidden_padding`) are this
+        replica's share of the global-batch mean; elsewhere they are the
+        plain means.
+
         Example:
         ```python
         terms = distiller.compute_distillation_losses(
@@ -340,20 +347,22 @@ class Distiller(LossScaledCompileMixin, keras.Model):
         ```
         """
         hidden_mask = padding_mask if self.mask_hidden_padding else None
+        # Masked means are over the real positions of the global batch.
+        share = {"count_reduction": sum_over_replicas}
         on = self.distillation_weights
         terms = {}
         if on["embedding"]:
             terms["embedding"] = losses.embedding_loss(
-                outputs["student_embedding"], outputs["teacher_embedding"], hidden_mask
-            )
+                outputs["student_embedding"], outputs["teacher_embedding"], hidden_mask,
+                **share)
         if on["hidden"]:
             terms["hidden"] = sum(
-                losses.hidden_loss(s, t, hidden_mask)
+                losses.hidden_loss(s, t, hidden_mask, **share)
                 for s, t in zip(outputs["student_hidden"], outputs["teacher_hidden"])
             )
         if on["attention"]:
             terms["attention"] = sum(
-                losses.attention_loss(s, t, padding_mask)
+                losses.attention_loss(s, t, padding_mask, **share)
                 for s, t in zip(
                     outputs["student_attention"], outputs["teacher_attention"]
                 )
@@ -367,8 +376,14 @@ class Distiller(LossScaledCompileMixin, keras.Model):
                 outputs["student_last_hidden"],
                 outputs["teacher_last_hidden"],
                 padding_mask,
+                **share,
             )
         return terms
+
+    def _globally_normalised(self):
+        """Terms that are already a replica's share of a global-batch mean."""
+        names = {"attention", "cosine"}
+        return names | {"embedding", "hidden"} if self.mask_hidden_padding else names
 
     def _loss_scale_policy(self):
         return self.student_backbone.dtype_policy
@@ -377,13 +392,21 @@ class Distiller(LossScaledCompileMixin, keras.Model):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         terms = self.compute_distillation_losses(y_pred, x["padding_mask"])
-        # Every term is a per-replica mean and Keras sums replica gradients:
-        # each replica contributes its share, as Keras' own losses do.
+        # Keras sums the replicas' gradients. Masked terms are each replica's
+        # share of the global mean (their counts are all-reduced); the others
+        # are per-replica means, which contribute 1 / replicas each, as Keras'
+        # own losses do. Either way one device and N replicas on the same
+        # global batch give the same loss, gradients and metrics.
+        replicas = num_replicas()
+        shares = self._globally_normalised()
         weights = self.distillation_weights
-        loss = sum(weights[name] * value for name, value in terms.items())
+        loss = 0.0
         for name, value in terms.items():
-            getattr(self, f"{name}_loss_tracker").update_state(value)
-        return loss / num_replicas()
+            is_share = name in shares
+            loss += weights[name] * (value if is_share else value / replicas)
+            getattr(self, f"{name}_loss_tracker").update_state(
+                value * replicas if is_share else value)
+        return loss
 
     def get_config(self):
         return {

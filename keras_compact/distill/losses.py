@@ -12,12 +12,21 @@ def _float32(*tensors):
     return [ops.cast(t, "float32") for t in tensors]
 
 
+def _reduce(count, count_reduction):
+    # count_reduction (e.g. an all-reduce sum over replicas) turns the local
+    # count of real positions into the global one, so that under
+    # tf.distribute each replica returns its share of the global mean.
+    if count_reduction is not None:
+        count = count_reduction(count)
+    return ops.maximum(count, 1.0)
+
+
 def _token_weights(padding_mask):
     # (batch, sequence, 1) so it broadcasts over the feature axis.
     return ops.expand_dims(ops.cast(padding_mask, "float32"), -1)
 
 
-def hidden_loss(student_hidden, teacher_hidden, padding_mask=None):
+def hidden_loss(student_hidden, teacher_hidden, padding_mask=None, count_reduction=None):
     """MSE between (projected) student and teacher hidden states.
 
     TinyBERT's L_hidn = MSE(H^S W_h, H^T). By default every position counts,
@@ -31,6 +40,9 @@ def hidden_loss(student_hidden, teacher_hidden, padding_mask=None):
             projected to the teacher width d.
         teacher_hidden: (batch, sequence, d) teacher states.
         padding_mask: optional (batch, sequence); 0 marks padding.
+        count_reduction: optional function applied to the count of real
+            positions before dividing (the Distiller passes an all-reduce
+            sum under tf.distribute, for a global-batch mean).
 
     Returns:
         A float32 scalar.
@@ -46,11 +58,12 @@ def hidden_loss(student_hidden, teacher_hidden, padding_mask=None):
         return ops.mean(squared)
     weights = _token_weights(padding_mask)
     width = ops.cast(ops.shape(squared)[-1], "float32")
-    count = ops.maximum(ops.sum(weights) * width, 1.0)
+    count = _reduce(ops.sum(weights) * width, count_reduction)
     return ops.sum(squared * weights) / count
 
 
-def embedding_loss(student_embedding, teacher_embedding, padding_mask=None):
+def embedding_loss(student_embedding, teacher_embedding, padding_mask=None,
+                   count_reduction=None):
     """MSE between projected student and teacher embedding outputs.
 
     TinyBERT's L_embd = MSE(E^S W_e, E^T), where E is the embedding layer's
@@ -60,6 +73,9 @@ def embedding_loss(student_embedding, teacher_embedding, padding_mask=None):
         student_embedding: (batch, sequence, d) projected student embeddings.
         teacher_embedding: (batch, sequence, d) teacher embeddings.
         padding_mask: optional (batch, sequence); 0 marks padding.
+        count_reduction: optional function applied to the count of real
+            positions before dividing (the Distiller passes an all-reduce
+            sum under tf.distribute, for a global-batch mean).
 
     Returns:
         A float32 scalar.
@@ -69,10 +85,10 @@ def embedding_loss(student_embedding, teacher_embedding, padding_mask=None):
     loss = embedding_loss(w_e(student_hidden[0]), teacher_hidden[0])
     ```
     """
-    return hidden_loss(student_embedding, teacher_embedding, padding_mask)
+    return hidden_loss(student_embedding, teacher_embedding, padding_mask, count_reduction)
 
 
-def attention_loss(student_scores, teacher_scores, padding_mask=None):
+def attention_loss(student_scores, teacher_scores, padding_mask=None, count_reduction=None):
     """(1 / h) * sum over heads of the MSE between pre-softmax scores.
 
     Only (query, key) pairs where both positions are real tokens count; the
@@ -88,6 +104,9 @@ def attention_loss(student_scores, teacher_scores, padding_mask=None):
         teacher_scores: same shape, teacher scores (equal head counts).
         padding_mask: optional (batch, sequence); 0 marks padding. `None`
             averages over every pair.
+        count_reduction: optional function applied to the count of real
+            positions before dividing (the Distiller passes an all-reduce
+            sum under tf.distribute, for a global-batch mean).
 
     Returns:
         A float32 scalar.
@@ -105,7 +124,7 @@ def attention_loss(student_scores, teacher_scores, padding_mask=None):
     # (batch, 1, queries, keys): real query and real key.
     pairs = mask[:, None, :, None] * mask[:, None, None, :]
     heads = ops.cast(ops.shape(squared)[1], "float32")
-    count = ops.maximum(ops.sum(pairs) * heads, 1.0)
+    count = _reduce(ops.sum(pairs) * heads, count_reduction)
     return ops.sum(squared * pairs) / count
 
 
@@ -139,7 +158,8 @@ def prediction_loss(student_logits, teacher_logits, temperature=1.0):
     return ops.mean(-ops.sum(targets * log_probs, axis=-1))
 
 
-def cosine_hidden_loss(student_hidden, teacher_hidden, padding_mask=None):
+def cosine_hidden_loss(student_hidden, teacher_hidden, padding_mask=None,
+                       count_reduction=None):
     """1 - cosine similarity of hidden vectors, averaged over real tokens.
 
     DistilBERT's cosine embedding loss, which aligns the directions of the
@@ -150,6 +170,9 @@ def cosine_hidden_loss(student_hidden, teacher_hidden, padding_mask=None):
         teacher_hidden: (batch, sequence, d) teacher states.
         padding_mask: optional (batch, sequence); 0 marks padding. `None`
             averages over every position.
+        count_reduction: optional function applied to the count of real
+            positions before dividing (the Distiller passes an all-reduce
+            sum under tf.distribute, for a global-batch mean).
 
     Returns:
         A float32 scalar.
@@ -169,4 +192,4 @@ def cosine_hidden_loss(student_hidden, teacher_hidden, padding_mask=None):
     if padding_mask is None:
         return ops.mean(distance)
     weights = ops.cast(padding_mask, "float32")
-    return ops.sum(distance * weights) / ops.maximum(ops.sum(weights), 1.0)
+    return ops.sum(distance * weights) / _reduce(ops.sum(weights), count_reduction)

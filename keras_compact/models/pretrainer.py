@@ -7,6 +7,7 @@ from keras_hub.layers import MaskedLMHead
 from keras_compact.layers.initializers import truncated_normal
 from keras_compact.models.model_mixins import LayersBeforeInitMixin
 from keras_compact.models.model_mixins import LossScaledCompileMixin
+from keras_compact.models.model_mixins import MultiWorkerFitMixin
 from keras_compact.models.replicas import num_replicas
 from keras_compact.models.replicas import sum_over_replicas
 
@@ -21,7 +22,7 @@ def gelu_approximate(x):
 
 @keras.saving.register_keras_serializable(package="keras_compact")
 class AlbertPretrainer(
-    LayersBeforeInitMixin, LossScaledCompileMixin, keras.Model
+    LayersBeforeInitMixin, LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model
 ):
     """Backbone + tied MLM head + sentence-order (or next-sentence) head.
 

@@ -6,6 +6,7 @@ import shutil
 
 import keras
 
+from keras_compact.distribute import is_chief
 from keras_compact.utils.atomic import atomic_directory
 from keras_compact.utils.atomic import atomic_file
 
@@ -28,9 +29,15 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     train with `steps_per_epoch=checkpoint_every` over a repeating dataset:
     every "epoch" is then one checkpoint interval.
 
+    Under MultiWorkerMirroredStrategy every worker restores from
+    `backup_dir` (which must be on storage they share) but only the chief
+    (`keras_compact.distribute.is_chief()`) writes to it.
+
     Args:
         backup_dir: str. Directory of the backups.
         delete_on_success: bool. Remove the backups when training finishes.
+        write: bool or None. Write backups; None means "if this process is
+            the chief" (always true outside a multi-worker cluster).
 
     Example:
     ```python
@@ -41,12 +48,13 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, backup_dir, delete_on_success=False):
+    def __init__(self, backup_dir, delete_on_success=False, write=None):
         super().__init__()
         if not backup_dir:
             raise ValueError("backup_dir must be a non-empty path.")
         self.backup_dir = os.path.abspath(backup_dir)
         self.delete_on_success = delete_on_success
+        self.write = is_chief() if write is None else bool(write)
         self.restored_epoch = 0
 
     def _pointer_path(self):
@@ -76,6 +84,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         print(f"Resumed from backup at epoch {latest['epoch']}: {latest['path']}")
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.write:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         directory = f"epoch-{epoch + 1:06d}"
         final = os.path.join(self.backup_dir, directory)
@@ -91,5 +101,5 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             shutil.rmtree(previous["path"], ignore_errors=True)
 
     def on_train_end(self, logs=None):
-        if self.delete_on_success:
+        if self.delete_on_success and self.write:
             shutil.rmtree(self.backup_dir, ignore_errors=True)

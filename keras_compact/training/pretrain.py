@@ -11,6 +11,7 @@ import os
 
 import keras
 
+from keras_compact.distribute import is_chief
 from keras_compact.models.backbone import CompactBackbone
 from keras_compact.models.pretrainer import AlbertPretrainer
 from keras_compact.optimizers import make_lamb_optimizer
@@ -93,6 +94,7 @@ def run_pretraining(
     strategy=None,
     jit_compile="auto",
     verbose="auto",
+    callbacks=None,
 ):
     """Pretrains an ALBERT-style model with MLM + SOP; resumable after a kill.
 
@@ -120,10 +122,16 @@ def run_pretraining(
         strategy: optional `tf.distribute.Strategy`.
         jit_compile: passed to `compile`.
         verbose: passed to `fit`.
+        callbacks: optional extra Keras callbacks for `fit`.
+
+    Under MultiWorkerMirroredStrategy (`TF_CONFIG`) every worker trains,
+    restores from `output_dir/backup` (shared storage) and only the chief
+    (`keras_compact.distribute.is_chief`) writes anything.
 
     Returns:
         dict with "pretrainer", "history" (all epochs, resumed ones
-        included), "initial_epoch" and the written "paths".
+        included; empty on other workers), "initial_epoch", "chief" and the
+        "paths" (written by the chief).
     """
     if total_steps < 1 or steps_per_checkpoint < 1:
         raise ValueError(
@@ -137,7 +145,6 @@ def run_pretraining(
             f"steps_per_checkpoint={steps_per_checkpoint} so checkpoints fall "
             "on the same steps after a resume."
         )
-    os.makedirs(output_dir, exist_ok=True)
     paths = {
         "backup": os.path.join(output_dir, "backup"),
         "logs": os.path.join(output_dir, "logs"),
@@ -147,9 +154,12 @@ def run_pretraining(
         "curves": os.path.join(output_dir, "curves.png"),
         "config": os.path.join(output_dir, "backbone_config.json"),
     }
-    with atomic_file(paths["config"]) as temp:
-        with open(temp, "w") as handle:
-            json.dump(backbone_config, handle, indent=2)
+    chief = is_chief()  # under MultiWorkerMirroredStrategy only the chief writes
+    if chief:
+        os.makedirs(output_dir, exist_ok=True)
+        with atomic_file(paths["config"]) as temp:
+            with open(temp, "w") as handle:
+                json.dump(backbone_config, handle, indent=2)
 
     def build():
         return build_pretrainer(
@@ -171,12 +181,13 @@ def run_pretraining(
     else:
         pretrainer = build()
 
-    backup = AtomicBackupAndRestore(paths["backup"])
-    callbacks = [
-        backup,
-        keras.callbacks.CSVLogger(paths["history"], append=True),
-        keras.callbacks.TensorBoard(paths["logs"], update_freq="epoch"),
-    ]
+    backup = AtomicBackupAndRestore(paths["backup"], write=chief)
+    callbacks = [backup, *(callbacks or [])]
+    if chief:
+        callbacks += [
+            keras.callbacks.CSVLogger(paths["history"], append=True),
+            keras.callbacks.TensorBoard(paths["logs"], update_freq="epoch"),
+        ]
     pretrainer.fit(
         train_dataset,
         epochs=total_steps // steps_per_checkpoint,
@@ -186,6 +197,9 @@ def run_pretraining(
         callbacks=callbacks,
         verbose=verbose,
     )
+    if not chief:  # the chief saves the models; "paths" says where
+        return {"pretrainer": pretrainer, "history": {}, "chief": False,
+                "initial_epoch": backup.restored_epoch, "paths": paths}
     with atomic_file(paths["pretrainer"]) as temp:
         pretrainer.save(temp)
     with atomic_file(paths["backbone"]) as temp:
@@ -201,6 +215,7 @@ def run_pretraining(
     return {
         "pretrainer": pretrainer,
         "history": history,
+        "chief": True,
         "initial_epoch": backup.restored_epoch,
         "paths": paths,
     }

@@ -77,6 +77,13 @@ def prepare_vocabulary(job):
     if os.path.exists(path):
         print(f"Using the vocabulary already trained for this run: {path}")
         return path
+    from keras_compact.distribute import is_chief
+
+    if not is_chief():
+        raise ValueError(
+            "This worker is not the chief and the run has no vocabulary; under "
+            "MultiWorkerMirroredStrategy train it first (`keras-compact vocab`) and "
+            "pass --vocab to every worker, so that no two workers write it.")
     if job.corpus:
         text_files = list(job.corpus)
     else:
