@@ -1,0 +1,151 @@
+"""SavedModels that take raw text, for TF Serving (TensorFlow-only).
+
+Built with Keras' own `keras.export.ExportArchive`, which saves variables
+and functions so that both TF2's `tf.saved_model.load` and the TF1
+session-based loader that TF Serving uses can run them (plain `tf.Module`
+saving of Keras 3 layers breaks the latter).
+
+Signatures:
+- `serving_default`: "text" (string [batch]; plus "text_b" for pair
+  tasks) -> classifier: "logits", "probabilities", "label_ids" (int32) and
+  "labels" (string, when label names are given); backbone:
+  "pooled_output", "sequence_output".
+- `serve_token_ids`: "token_ids", "segment_ids", "padding_mask" (int32
+  [batch, seq_len]) -> the same outputs, for clients that tokenize.
+"""
+
+import os
+
+from keras_compact.export.versions import version_path
+from keras_compact.utils.atomic import atomic_directory
+
+INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
+
+
+def _check_model(model):
+    import keras
+
+    from keras_compact.models import CompactBackbone
+    from keras_compact.models import TextClassifier
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "SavedModel export needs KERAS_BACKEND=tensorflow (active: "
+            f"{keras.backend.backend()}). Save the model as .keras on this backend "
+            "and export it from a TensorFlow-backend process: KERAS_BACKEND=tensorflow "
+            "keras-compact export --model model.keras ...")
+    if not isinstance(model, (TextClassifier, CompactBackbone)):
+        raise ValueError(f"Export takes a TextClassifier or a CompactBackbone, got "
+                         f"{type(model).__name__}.")
+    return isinstance(model, TextClassifier)
+
+
+def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=False):
+    """Writes a SavedModel with raw-text and token-id signatures to `path`.
+
+    The directory is written under a temporary name and renamed into place.
+
+    Args:
+        model: a `TextClassifier` or `CompactBackbone` (TensorFlow backend).
+        vocab: its SentencePiece .model file.
+        path: the SavedModel directory to create (must not exist).
+        seq_len: int. Length texts are truncated / padded to (at most the
+            model's `max_sequence_length`).
+        label_names: optional list of class names (classifiers), returned as
+            "labels" beside the ids.
+        pair: bool. Take two texts per example ("text", "text_b").
+
+    Returns:
+        `path`.
+
+    Example:
+    ```python
+    classifier = keras.saving.load_model("runs/demo/teacher/classifier.keras")
+    export_saved_model(classifier, "runs/demo/vocab/spm.model", "exports/teacher")
+    ```
+    """
+    import tensorflow as tf
+    from keras.export import ExportArchive
+
+    from keras_compact.data.tokenizer import load_sentencepiece_processor
+    from keras_compact.export.serving_text import TextPacker
+
+    is_classifier = _check_model(model)
+    backbone = model.backbone if is_classifier else model
+    processor = load_sentencepiece_processor(vocab)
+    if processor.get_piece_size() != backbone.vocabulary_size:
+        raise ValueError(f"{vocab!r} has {processor.get_piece_size()} pieces but the model's "
+                         f"vocabulary has {backbone.vocabulary_size}; pass the model's own "
+                         "SentencePiece model.")
+    if not 3 <= seq_len <= backbone.max_sequence_length:
+        raise ValueError(f"seq_len={seq_len} must be in [3, max_sequence_length="
+                         f"{backbone.max_sequence_length}].")
+    if label_names is not None and (not is_classifier or len(label_names) != model.num_classes):
+        raise ValueError(f"label_names has {len(label_names)} names; the model "
+                         f"{'has ' + str(model.num_classes) + ' classes' if is_classifier else 'is not a classifier'}.")
+    if os.path.exists(path):
+        raise ValueError(f"{path} already exists; export to a new directory.")
+    with open(vocab, "rb") as handle:
+        packer = TextPacker(handle.read(), seq_len,
+                            cls_id=processor.piece_to_id("[CLS]"),
+                            sep_id=processor.piece_to_id("[SEP]"),
+                            pad_id=processor.piece_to_id("<pad>"))
+    names = None if label_names is None else tf.constant(list(label_names), tf.string)
+
+    def outputs(features):
+        features = {k: tf.cast(features[k], tf.int32) for k in INPUT_KEYS}
+        if not is_classifier:
+            result = model(features, training=False)
+            return {"pooled_output": tf.cast(result["pooled_output"], tf.float32),
+                    "sequence_output": tf.cast(result["sequence_output"], tf.float32)}
+        logits = tf.cast(model(features, training=False), tf.float32)
+        result = {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1),
+                  "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
+        if names is not None:
+            result["labels"] = tf.gather(names, result["label_ids"])
+        return result
+
+    archive = ExportArchive()
+    archive.track(model)
+    archive.track(packer)
+    text_spec = tf.TensorSpec([None], tf.string, name="text")
+    if pair:
+        archive.add_endpoint(
+            "serving_default", lambda text, text_b: outputs(packer(text, text_b)),
+            input_signature=[text_spec, tf.TensorSpec([None], tf.string, name="text_b")])
+    else:
+        archive.add_endpoint("serving_default", lambda text: outputs(packer(text)),
+                             input_signature=[text_spec])
+    id_specs = [tf.TensorSpec([None, seq_len], tf.int32, name=k) for k in INPUT_KEYS]
+    archive.add_endpoint(
+        "serve_token_ids",
+        lambda token_ids, segment_ids, padding_mask: outputs(dict(
+            token_ids=token_ids, segment_ids=segment_ids, padding_mask=padding_mask)),
+        input_signature=id_specs)
+    with atomic_directory(path) as temp:
+        archive.write_out(temp, verbose=False)
+    return path
+
+
+def export_for_serving(model, vocab, base_dir, model_name, version=None, **kwargs):
+    """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
+
+    Args:
+        model, vocab: as `export_saved_model`.
+        base_dir: the directory TF Serving's --model_base_path points above.
+        model_name: the served model's name (a directory name).
+        version: int or None for the next free version (1 for a new model).
+        **kwargs: `seq_len`, `label_names`, `pair` (see `export_saved_model`).
+
+    Returns:
+        The version directory written.
+
+    Example:
+    ```python
+    path = export_for_serving(classifier, "spm.model", "/models", "sections",
+                              label_names=names)       # /models/sections/1
+    ```
+    """
+    path = version_path(base_dir, model_name, version)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return export_saved_model(model, vocab, path, **kwargs)

@@ -1,0 +1,62 @@
+"""Latency of an exported TinyBERT-4-shaped classifier: raw text in,
+probabilities out, through the SavedModel's serving signature.
+
+Exports `TextClassifier(CompactBackbone.from_preset("tinybert_4"))` (random
+weights; speed does not depend on them) with an 8,000-piece SentencePiece
+model trained on the bundled corpus, loads it with `tf.saved_model.load`
+(as a server would), and times `serving_default` on paragraphs of the
+bundled corpus at batch 1 and 32, sequence 128. Prints p50 / p95 ms.
+
+    python tools/bench_serving.py [--repeats 50]
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_compact import CompactBackbone
+    from keras_compact import TextClassifier
+    from keras_compact.data import default_corpus_text_file
+    from keras_compact.data import load_default_corpus
+    from keras_compact.data import train_vocabulary
+    from keras_compact.export import export_for_serving
+
+    work = tempfile.mkdtemp(prefix="bench_serving_")
+    vocab = train_vocabulary(default_corpus_text_file(os.path.join(work, "corpus.txt")),
+                             os.path.join(work, "spm.model"), vocab_size=8000,
+                             max_sentences=50000)
+    model = TextClassifier(CompactBackbone.from_preset("tinybert_4", vocabulary_size=8000,
+                                                      dropout=0.0), num_classes=10)
+    path = export_for_serving(model, vocab, work, "tinybert_4", seq_len=128)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    paragraphs = [p for d in load_default_corpus() for p in d.paragraphs if len(p) > 200]
+    print(f"{model.count_params():,} parameters; {os.cpu_count()} CPUs; {path}")
+    for batch in (1, 32):
+        texts = [tf.constant(paragraphs[i * batch:(i + 1) * batch]) for i in range(args.repeats)]
+        for t in texts[:3]:
+            serve(text=t)
+        times = []
+        for t in texts:
+            start = time.perf_counter()
+            serve(text=t)["probabilities"].numpy()
+            times.append(1000 * (time.perf_counter() - start))
+        p50, p95 = np.percentile(times, [50, 95])
+        print(f"batch {batch:>2}: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+              f"({1000 * batch / p50:.0f} texts/s at p50)")
+
+
+if __name__ == "__main__":
+    main()
