@@ -14,7 +14,8 @@ EXPECTED_OUTPUTS = {
     "01_pretrain_albert.ipynb": ["curves.png", "pretrainer.keras", "layer_transitions.png"],
     "02_distill_tinybert.ipynb": ["attention_maps.png", "teacher/classifier.keras",
                                   "distill/student_classifier.keras", "distill/results.json"],
-    "03_export_and_serve.ipynb": ["serving/sections/1/saved_model.pb"],
+    "03_export_and_serve.ipynb": ["serving/sections/1/saved_model.pb",
+                                  "serving/sections/2/saved_model.pb"],
 }
 
 

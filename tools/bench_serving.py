@@ -34,7 +34,8 @@ def main():
     from keras_compact.data import train_vocabulary
     from keras_compact.export import export_for_serving
 
-    work = tempfile.mkdtemp(prefix="bench_serving_")
+    work_dir = tempfile.TemporaryDirectory(prefix="bench_serving_")
+    work = work_dir.name
     vocab = train_vocabulary(default_corpus_text_file(os.path.join(work, "corpus.txt")),
                              os.path.join(work, "spm.model"), vocab_size=8000,
                              max_sentences=50000)
@@ -43,9 +44,12 @@ def main():
     path = export_for_serving(model, vocab, work, "tinybert_4", seq_len=128)
     serve = tf.saved_model.load(path).signatures["serving_default"]
     paragraphs = [p for d in load_default_corpus() for p in d.paragraphs if len(p) > 200]
-    print(f"{model.count_params():,} parameters; {os.cpu_count()} CPUs; {path}")
+    print(f"{model.count_params():,} parameters; {os.cpu_count()} CPUs; load average "
+          f"{os.getloadavg()[0]:.2f}")
     for batch in (1, 32):
-        texts = [tf.constant(paragraphs[i * batch:(i + 1) * batch]) for i in range(args.repeats)]
+        # Different paragraphs in every call (cycling if the corpus runs short).
+        texts = [tf.constant([paragraphs[(i * batch + j) % len(paragraphs)]
+                              for j in range(batch)]) for i in range(args.repeats)]
         for t in texts[:3]:
             serve(text=t)
         times = []
@@ -56,6 +60,7 @@ def main():
         p50, p95 = np.percentile(times, [50, 95])
         print(f"batch {batch:>2}: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
               f"({1000 * batch / p50:.0f} texts/s at p50)")
+    work_dir.cleanup()
 
 
 if __name__ == "__main__":

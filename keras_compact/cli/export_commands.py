@@ -1,27 +1,37 @@
 """`keras-compact export`: a saved model to a TF Serving SavedModel version.
 
-TensorFlow-only: run it with KERAS_BACKEND=tensorflow (the default); a
-model trained on JAX or torch exports from its .keras file.
+TensorFlow-only: it runs with KERAS_BACKEND=tensorflow (set here unless the
+environment chose otherwise); a model trained on JAX or torch exports from
+its .keras file.
+
+Example:
+```bash
+keras-compact export --model runs/demo/teacher/classifier.keras \\
+    --labels runs/demo/teacher/labels.json --base-dir /srv/models --name sections
+```
 """
 
 import json
 import os
 
 
+def _read_labels(path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--labels {path!r} does not exist; pass the labels.json "
+                                "written by `keras-compact finetune`.")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
 def run_export(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 
+    from keras_compact.export import describe_signatures
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
 
-    labels = {}
-    if args.labels:
-        if not os.path.isfile(args.labels):
-            raise FileNotFoundError(f"--labels {args.labels!r} does not exist; pass the "
-                                    "labels.json written by `keras-compact finetune`.")
-        with open(args.labels, encoding="utf-8") as handle:
-            labels = json.load(handle)
+    labels = _read_labels(args.labels) if args.labels else {}
     vocab = args.vocab or labels.get("vocab")
     if not vocab:
         raise ValueError("--vocab is required (or --labels with a labels.json that names "
@@ -30,16 +40,18 @@ def run_export(args):
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"--model {args.model!r} does not exist.")
     model = keras.saving.load_model(args.model, compile=False)
-    path = export_for_serving(model, vocab, args.base_dir, args.name, version=args.version,
-                              seq_len=seq_len, label_names=labels.get("label_names"),
+    path = export_for_serving(model, vocab, args.base_dir, args.name, seq_len=seq_len,
+                              label_names=labels.get("label_names"), version=args.version,
                               pair=args.pair)
-    outside = ops_outside_tf_serving(path)
+    outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
-    print("Signatures: serving_default (text" + (", text_b" if args.pair else "")
-          + "), serve_token_ids (token_ids, segment_ids, padding_mask)")
+    print("Signatures:")
+    for line in describe_signatures(path):
+        print(f"  {line}")
     print("Ops outside TF Serving: " + (", ".join(outside) if outside else "none"))
-    print(f"Serve: docker run -p 8501:8501 -v {os.path.abspath(args.base_dir)}/{args.name}:"
-          f"/models/{args.name} -e MODEL_NAME={args.name} tensorflow/serving")
+    model_dir = os.path.abspath(os.path.dirname(path))
+    print(f"Serve: docker run -p 8500:8500 -p 8501:8501 -v {model_dir}:/models/{args.name} "
+          f"-e MODEL_NAME={args.name} tensorflow/serving")
     return 0
 
 
@@ -49,7 +61,8 @@ def register(subparsers):
         "Serving's layout (BASE_DIR/NAME/VERSION).")
     parser.add_argument("--model", required=True, metavar="PATH.keras",
                         help="A TextClassifier or CompactBackbone .keras file.")
-    parser.add_argument("--base-dir", required=True, help="TF Serving's model base directory.")
+    parser.add_argument("--base-dir", required=True,
+                        help="Directory above the model's: writes BASE_DIR/NAME/VERSION.")
     parser.add_argument("--name", required=True, help="Served model name.")
     parser.add_argument("--vocab", default=None, metavar="PATH.model",
                         help="SentencePiece model (default: the one in --labels).")
@@ -61,4 +74,6 @@ def register(subparsers):
                         help="Sequence length (default: --labels' or 128).")
     parser.add_argument("--pair", action="store_true",
                         help="Two texts per example (signature inputs text, text_b).")
+    parser.add_argument("--tf-serving-version", default=None, metavar="X.Y",
+                        help="Target TF Serving release for the op check (default: any).")
     parser.set_defaults(func=run_export)

@@ -4,8 +4,20 @@
 - `export_saved_model`: one SavedModel directory.
 - `TextPacker`: in-graph SentencePiece tokenization and BERT packing.
 - `saved_model_ops` / `ops_outside_tf_serving`: what a SavedModel needs.
+- `describe_signatures`: what it offers (inputs -> outputs).
+
+Needs the TensorFlow backend (KERAS_BACKEND=tensorflow); a model trained on
+JAX or torch exports from its .keras file in a TensorFlow-backend process.
+
+Example:
+```python
+from keras_compact.export import export_for_serving
+path = export_for_serving(classifier, "spm.model", "/srv/models", "sections",
+                          seq_len=128, label_names=names)   # /srv/models/sections/1
+```
 """
 
+from keras_compact.export.graph_ops import describe_signatures
 from keras_compact.export.graph_ops import ops_outside_tf_serving
 from keras_compact.export.graph_ops import saved_model_ops
 from keras_compact.export.saved_model import export_for_serving

@@ -68,28 +68,32 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
     from keras.export import ExportArchive
 
     from keras_compact.data.tokenizer import load_sentencepiece_processor
+    from keras_compact.data.vocabulary import check_special_pieces
     from keras_compact.export.serving_text import TextPacker
 
     is_classifier = _check_model(model)
     backbone = model.backbone if is_classifier else model
     processor = load_sentencepiece_processor(vocab)
+    # The packer uses the fixed special ids (<pad>=0, [CLS]=2, [SEP]=3) training used.
+    check_special_pieces(vocab)
     if processor.get_piece_size() != backbone.vocabulary_size:
         raise ValueError(f"{vocab!r} has {processor.get_piece_size()} pieces but the model's "
                          f"vocabulary has {backbone.vocabulary_size}; pass the model's own "
                          "SentencePiece model.")
-    if not 3 <= seq_len <= backbone.max_sequence_length:
-        raise ValueError(f"seq_len={seq_len} must be in [3, max_sequence_length="
-                         f"{backbone.max_sequence_length}].")
-    if label_names is not None and (not is_classifier or len(label_names) != model.num_classes):
-        raise ValueError(f"label_names has {len(label_names)} names; the model "
-                         f"{'has ' + str(model.num_classes) + ' classes' if is_classifier else 'is not a classifier'}.")
+    if (isinstance(seq_len, bool) or not isinstance(seq_len, int)
+            or not (4 if pair else 3) <= seq_len <= backbone.max_sequence_length):
+        raise ValueError(f"seq_len={seq_len!r} must be an integer in [{4 if pair else 3}, "
+                         f"max_sequence_length={backbone.max_sequence_length}].")
+    if label_names is not None:
+        if not is_classifier:
+            raise ValueError("label_names is for classifiers; a backbone has no classes.")
+        if len(label_names) != model.num_classes:
+            raise ValueError(f"label_names has {len(label_names)} names but the classifier "
+                             f"has {model.num_classes} classes.")
     if os.path.exists(path):
         raise ValueError(f"{path} already exists; export to a new directory.")
     with open(vocab, "rb") as handle:
-        packer = TextPacker(handle.read(), seq_len,
-                            cls_id=processor.piece_to_id("[CLS]"),
-                            sep_id=processor.piece_to_id("[SEP]"),
-                            pad_id=processor.piece_to_id("<pad>"))
+        packer = TextPacker(handle.read(), seq_len)
     names = None if label_names is None else tf.constant(list(label_names), tf.string)
 
     def outputs(features):
@@ -127,18 +131,28 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
     return path
 
 
-def export_for_serving(model, vocab, base_dir, model_name, version=None, **kwargs):
+def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_names=None,
+                       version=None, pair=False):
     """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
+
+    The version is written under a hidden temporary name beside it and
+    renamed into place, so a server watching BASE_DIR/MODEL_NAME never
+    loads a half-written version.
 
     Args:
         model, vocab: as `export_saved_model`.
-        base_dir: the directory TF Serving's --model_base_path points above.
+        base_dir: the directory above the model's; TF Serving's
+            --model_base_path is BASE_DIR/MODEL_NAME.
         model_name: the served model's name (a directory name).
+        seq_len, label_names, pair: as `export_saved_model`.
         version: int or None for the next free version (1 for a new model).
-        **kwargs: `seq_len`, `label_names`, `pair` (see `export_saved_model`).
 
     Returns:
         The version directory written.
+
+    Raises:
+        ValueError: a bad name or version, the version exists, the model is
+            not exportable (wrong backend or type), or a bad argument.
 
     Example:
     ```python
@@ -146,6 +160,7 @@ def export_for_serving(model, vocab, base_dir, model_name, version=None, **kwarg
                               label_names=names)       # /models/sections/1
     ```
     """
+    # atomic_directory creates BASE_DIR/MODEL_NAME; a failed export leaves no version.
     path = version_path(base_dir, model_name, version)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return export_saved_model(model, vocab, path, **kwargs)
+    return export_saved_model(model, vocab, path, seq_len=seq_len, label_names=label_names,
+                              pair=pair)

@@ -9,10 +9,39 @@ TF Serving releases before 2.20) and keras-hub's packers that use it.
 Single texts: `[CLS] a[: seq_len - 2] [SEP]`, the ids
 `keras_compact.data.labelled_task.make_classification_dataset` trains on.
 Pairs: `[CLS] a [SEP] b [SEP]`, segment 1 for `b [SEP]`, truncating the
-longer text first (BERT's rule) so both keep as much as fits.
+longer text first (BERT's rule, ties cut from `b`) so both keep as much as
+fits.
 """
 
 import tensorflow as tf
+
+from keras_compact.data.vocabulary import CLS_ID
+from keras_compact.data.vocabulary import PAD_ID
+from keras_compact.data.vocabulary import SEP_ID
+
+
+def pair_lengths(first_len, second_len, budget):
+    """How many pieces of each text a pair keeps: BERT's truncation rule.
+
+    BERT drops the last piece of the longer text until the pair fits,
+    dropping from the second text on ties. In closed form: the first text
+    keeps at least half of the budget (rounded up) when it needs it, and
+    whatever the second leaves otherwise.
+
+    Args:
+        first_len, second_len: int32 tensors [batch], pieces per text.
+        budget: int. Pieces that fit (seq_len - 3 for `[CLS] a [SEP] b [SEP]`).
+
+    Returns:
+        (keep_first, keep_second), int32 tensors [batch].
+
+    Example:
+    ```python
+    pair_lengths(tf.constant([50]), tf.constant([3]), 9)   # ([6], [3])
+    ```
+    """
+    keep_first = tf.minimum(first_len, tf.maximum((budget + 1) // 2, budget - second_len))
+    return keep_first, tf.minimum(second_len, budget - keep_first)
 
 
 class TextPacker(tf.Module):
@@ -31,7 +60,8 @@ class TextPacker(tf.Module):
     ```
     """
 
-    def __init__(self, proto, seq_len, cls_id=2, sep_id=3, pad_id=0, name=None):
+    def __init__(self, proto, seq_len, cls_id=CLS_ID, sep_id=SEP_ID, pad_id=PAD_ID,
+                 name=None):
         super().__init__(name=name)
         import tensorflow_text as tf_text
 
@@ -75,9 +105,7 @@ class TextPacker(tf.Module):
         budget = self.seq_len - 3
         first_len = tf.cast(first.row_lengths(), tf.int32)
         second_len = tf.cast(second.row_lengths(), tf.int32)
-        # BERT's rule, in closed form: cut the longer one, never below half.
-        keep_first = tf.minimum(first_len, tf.maximum(budget // 2, budget - second_len))
-        keep_second = tf.minimum(second_len, budget - keep_first)
+        keep_first, keep_second = pair_lengths(first_len, second_len, budget)
         first = tf.ragged.boolean_mask(
             first, tf.ragged.range(first_len) < keep_first[:, None])
         second = tf.ragged.boolean_mask(
