@@ -1,5 +1,5 @@
-"""XLA or not, on a CPU-only TensorFlow machine: the measurement behind
-`keras_compact.models.model_mixins.tensorflow_cpu_jit_choice`.
+"""XLA or not, on a CPU-only TensorFlow machine: why the models keep Keras'
+default there (no XLA; see the README's "Speed").
 
 For each dtype policy, times the same models compiled with jit_compile=True
 (XLA) and False (TensorFlow's graph executor with oneDNN kernels), in one

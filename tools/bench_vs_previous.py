@@ -5,8 +5,8 @@ then runs `tools/speed_probe.py` for the earlier version and for this
 checkout back to back, alternating (old, new, new, old, ...) so machine drift
 hits both alike, and prints the ratios new / old for the ALBERT-base train
 step (tokens/s) and for tinybert_4 classifier inference (latency), per dtype
-policy. Both runs use the same probe, this checkout's, with each version's
-defaults.
+policy, and for that classifier exported for TF Serving (raw text in, p50).
+Both runs use the same probe, this checkout's, with each version's defaults.
 
     python tools/bench_vs_previous.py --ref 196ec02          # TensorFlow backend
     python tools/bench_vs_previous.py --ref HEAD --rounds 1  # uncommitted changes
@@ -31,10 +31,22 @@ def export_ref(ref, directory):
     return directory
 
 
-def probe(import_root, policies):
+def train_probe_vocabulary(directory):
+    """An 8,000-piece SentencePiece model on the bundled corpus, for serving."""
+    sys.path.insert(0, ROOT)
+    from keras_compact.data import default_corpus_text_file
+    from keras_compact.data import train_vocabulary
+
+    return train_vocabulary(default_corpus_text_file(os.path.join(directory, "corpus.txt")),
+                            os.path.join(directory, "spm.model"), vocab_size=8000,
+                            max_sentences=50000)
+
+
+def probe(import_root, policies, vocab):
     env = dict(os.environ, PYTHONPATH=import_root, KERAS_BACKEND="tensorflow")
     # Run outside the checkout so the current directory does not shadow PYTHONPATH.
-    out = subprocess.run([sys.executable, PROBE, "--policies", *policies], env=env,
+    out = subprocess.run([sys.executable, PROBE, "--policies", *policies, "--vocab", vocab],
+                         env=env,
                          cwd=tempfile.gettempdir(), check=True, capture_output=True,
                          text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -61,14 +73,15 @@ def main():
     runs = {"old": [], "new": []}
     with tempfile.TemporaryDirectory(prefix="keras_compact_ref_") as directory:
         roots = {"old": export_ref(args.ref, directory), "new": ROOT}
+        vocab = train_probe_vocabulary(directory)
         for round_index in range(args.rounds):
             order = ("old", "new") if round_index % 2 == 0 else ("new", "old")
             for version in order:
                 print(f"round {round_index + 1}/{args.rounds}: {version} ...", flush=True)
-                runs[version].append(probe(roots[version], args.policies))
+                runs[version].append(probe(roots[version], args.policies, vocab))
     print(f"\nthis checkout vs {args.ref} ({commit}); best of {args.rounds} runs each; "
           "ratio > 1 means this checkout is faster")
-    print(f"{'policy':>15} | {'measure':<28} | {'old':>9} | {'new':>9} | ratio")
+    print(f"{'policy':>15} | {'measure':<30} | {'old':>9} | {'new':>9} | ratio")
     for policy in args.policies:
         jit = {v: runs[v][0][policy]["train_jit_compile"] for v in runs}
         rows = [("train tokens/s (ALBERT-base)", "train_tokens_per_s", True),
@@ -77,8 +90,13 @@ def main():
         for label, key, larger in rows:
             old, new = (best(runs[v], policy, key, larger) for v in ("old", "new"))
             ratio = new / old if larger else old / new
-            print(f"{policy:>15} | {label:<28} | {old:9.1f} | {new:9.1f} | {ratio:.3f}")
+            print(f"{policy:>15} | {label:<30} | {old:9.1f} | {new:9.1f} | {ratio:.3f}")
         print(f"{'':>15} | jit_compile old={jit['old']} new={jit['new']}")
+    for batch in (1, 32):
+        old, new = (min(r["serving"][f"serve_b{batch}_ms"] for r in runs[v])
+                    for v in ("old", "new"))
+        label = f"serving p50 ms, batch {batch}"
+        print(f"{'float32':>15} | {label:<30} | {old:9.1f} | {new:9.1f} | {old / new:.3f}")
     return 0
 
 

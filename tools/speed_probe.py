@@ -3,7 +3,9 @@
 Prints one JSON line: train tokens/s of the ALBERT-base pretraining step
 (batch 8, sequence 128, LAMB) and median `predict_on_batch` latency of a
 compiled tinybert_4 classifier (sequence 128, batch 1 and 32), for each
-dtype policy. Uses only APIs every version has had, and compiles with the
+dtype policy; with --vocab, also the p50 latency of that classifier
+exported for TF Serving (`export_for_serving`, the version's defaults),
+raw paragraphs of the bundled corpus in, at batch 1 and 32. Uses only APIs every version has had, and compiles with the
 defaults ("auto"), so it times what a user of that version gets. Which
 keras_compact is timed is whichever `import keras_compact` finds first
 (bench_vs_previous.py sets PYTHONPATH); its path is in the output.
@@ -87,11 +89,44 @@ def inference_ms(policy, batch, repeats):
     return 1000.0 * float(np.median(times))
 
 
+def serving_p50_ms(vocab, repeats):
+    import tempfile
+
+    import tensorflow as tf
+
+    from keras_compact import CompactBackbone
+    from keras_compact.data import load_default_corpus
+    from keras_compact.export import export_for_serving
+    from keras_compact.models.classifier import TextClassifier
+
+    model = TextClassifier(CompactBackbone.from_preset("tinybert_4", vocabulary_size=8000,
+                                                      dropout=0.0), num_classes=10)
+    paragraphs = [p for d in load_default_corpus() for p in d.paragraphs if len(p) > 200]
+    result = {}
+    with tempfile.TemporaryDirectory(prefix="speed_probe_") as work:
+        path = export_for_serving(model, vocab, work, "probe", seq_len=SEQ)
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        for batch in (1, 32):
+            texts = [tf.constant([paragraphs[(i * batch + j) % len(paragraphs)]
+                                  for j in range(batch)]) for i in range(repeats)]
+            for t in texts[:3]:
+                serve(text=t)
+            times = []
+            for t in texts:
+                start = time.perf_counter()
+                serve(text=t)["probabilities"].numpy()
+                times.append(1000.0 * (time.perf_counter() - start))
+            result[f"serve_b{batch}_ms"] = float(np.median(times))
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policies", nargs="+", default=["float32", "mixed_bfloat16"])
     parser.add_argument("--train-steps", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--vocab", default=None,
+                        help="An 8,000-piece SentencePiece model: also time serving.")
     args = parser.parse_args()
     import keras_compact
 
@@ -104,6 +139,8 @@ def main():
             "infer_b1_ms": inference_ms(policy, 1, args.repeats),
             "infer_b32_ms": inference_ms(policy, 32, max(5, args.repeats // 4)),
         }
+    if args.vocab:
+        result["serving"] = serving_p50_ms(args.vocab, 3 * args.repeats)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -42,7 +42,7 @@ def run_export(args):
     model = keras.saving.load_model(args.model, compile=False)
     path = export_for_serving(model, vocab, args.base_dir, args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
-                              pair=args.pair)
+                              pair=args.pair, trim_padding=not args.fixed_width)
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
     print("Signatures:")
@@ -74,6 +74,10 @@ def register(subparsers):
                         help="Sequence length (default: --labels' or 128).")
     parser.add_argument("--pair", action="store_true",
                         help="Two texts per example (signature inputs text, text_b).")
+    parser.add_argument("--fixed-width", action="store_true",
+                        help="Run every request at [batch, seq_len] instead of trimming "
+                             "padding columns per batch (classifiers; for servers that "
+                             "compile per shape).")
     parser.add_argument("--tf-serving-version", default=None, metavar="X.Y",
                         help="Target TF Serving release for the op check (default: any).")
     parser.set_defaults(func=run_export)

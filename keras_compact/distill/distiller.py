@@ -8,7 +8,6 @@ from keras_compact.distill.layer_mapping import layer_mapping as make_layer_mapp
 from keras_compact.layers.initializers import truncated_normal
 from keras_compact.models.backbone import CompactBackbone
 from keras_compact.models.classifier import TextClassifier
-from keras_compact.models.model_mixins import CpuJitCompileMixin
 from keras_compact.models.model_mixins import LossScaledCompileMixin
 from keras_compact.models.model_mixins import MultiWorkerFitMixin
 from keras_compact.models.replicas import num_replicas
@@ -47,9 +46,7 @@ def _check_weight(name, value):
 
 
 @keras.saving.register_keras_serializable(package="keras_compact")
-class Distiller(
-    LossScaledCompileMixin, CpuJitCompileMixin, MultiWorkerFitMixin, keras.Model
-):
+class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
     """Trains a student to mimic a frozen teacher (TinyBERT, Jiao et al.).
 
     The loss is `sum_k weight_k * L_k / replicas` over the enabled losses:

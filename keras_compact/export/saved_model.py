@@ -12,6 +12,13 @@ Signatures:
   "pooled_output", "sequence_output".
 - `serve_token_ids`: "token_ids", "segment_ids", "padding_mask" (int32
   [batch, seq_len]) -> the same outputs, for clients that tokenize.
+
+Classifier exports run the model only as wide as the batch needs: padding
+columns after the last real token of every example are dropped (the width
+rounded up to a multiple of 8, which keeps the set of shapes the kernels see
+small). Padded keys are masked out of attention and a classifier reads the
+first position, so the outputs are those of the full width, computed on
+fewer columns; `tools/bench_serving.py` times both.
 """
 
 import os
@@ -20,6 +27,37 @@ from keras_compact.export.versions import version_path
 from keras_compact.utils.atomic import atomic_directory
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
+TRIM_MULTIPLE = 8
+
+
+def trim_padding_columns(features, seq_len):
+    """Drops the columns after the batch's last real token (TensorFlow ops).
+
+    The kept width is the last position any example's padding mask marks,
+    rounded up to a multiple of `TRIM_MULTIPLE` and kept in
+    [min(TRIM_MULTIPLE, seq_len), seq_len]; it works for any mask layout,
+    not only right padding.
+
+    Args:
+        features: dict of int32 [batch, seq_len] "token_ids", "segment_ids",
+            "padding_mask".
+        seq_len: int. Their width.
+
+    Returns:
+        The same dict, sliced to [batch, width].
+
+    Example:
+    ```python
+    trim_padding_columns(packer(["short text"]), 128)["token_ids"].shape  # (1, 8)
+    ```
+    """
+    import tensorflow as tf
+
+    positions = tf.range(1, seq_len + 1, dtype=tf.int32)[None, :]
+    last = tf.reduce_max(tf.where(features["padding_mask"] > 0, positions, 0))
+    width = (last + TRIM_MULTIPLE - 1) // TRIM_MULTIPLE * TRIM_MULTIPLE
+    width = tf.clip_by_value(width, min(TRIM_MULTIPLE, seq_len), seq_len)
+    return {key: value[:, :width] for key, value in features.items()}
 
 
 def _check_model(model):
@@ -40,7 +78,8 @@ def _check_model(model):
     return isinstance(model, TextClassifier)
 
 
-def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=False):
+def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=False,
+                       trim_padding=True):
     """Writes a SavedModel with raw-text and token-id signatures to `path`.
 
     The directory is written under a temporary name and renamed into place.
@@ -54,6 +93,11 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
         label_names: optional list of class names (classifiers), returned as
             "labels" beside the ids.
         pair: bool. Take two texts per example ("text", "text_b").
+        trim_padding: bool. Classifiers: run only as wide as the batch's
+            longest example (see the module docstring). False keeps every
+            call at [batch, seq_len], e.g. for servers that compile per shape.
+            Backbones always keep the full width (`sequence_output` is
+            [batch, seq_len, hidden]).
 
     Returns:
         `path`.
@@ -102,6 +146,8 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
             result = model(features, training=False)
             return {"pooled_output": tf.cast(result["pooled_output"], tf.float32),
                     "sequence_output": tf.cast(result["sequence_output"], tf.float32)}
+        if trim_padding:
+            features = trim_padding_columns(features, seq_len)
         logits = tf.cast(model(features, training=False), tf.float32)
         result = {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1),
                   "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
@@ -132,7 +178,7 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
 
 
 def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_names=None,
-                       version=None, pair=False):
+                       version=None, pair=False, trim_padding=True):
     """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
 
     The version is written under a hidden temporary name beside it and
@@ -144,7 +190,7 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
         base_dir: the directory above the model's; TF Serving's
             --model_base_path is BASE_DIR/MODEL_NAME.
         model_name: the served model's name (a directory name).
-        seq_len, label_names, pair: as `export_saved_model`.
+        seq_len, label_names, pair, trim_padding: as `export_saved_model`.
         version: int or None for the next free version (1 for a new model).
 
     Returns:
@@ -163,4 +209,4 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
     # atomic_directory creates BASE_DIR/MODEL_NAME; a failed export leaves no version.
     path = version_path(base_dir, model_name, version)
     return export_saved_model(model, vocab, path, seq_len=seq_len, label_names=label_names,
-                              pair=pair)
+                              pair=pair, trim_padding=trim_padding)

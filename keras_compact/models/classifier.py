@@ -3,15 +3,12 @@
 import keras
 
 from keras_compact.layers.initializers import truncated_normal
-from keras_compact.models.model_mixins import CpuJitCompileMixin
 from keras_compact.models.model_mixins import LayersBeforeInitMixin
 from keras_compact.models.model_mixins import MultiWorkerFitMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_compact")
-class TextClassifier(
-    LayersBeforeInitMixin, CpuJitCompileMixin, MultiWorkerFitMixin, keras.Model
-):
+class TextClassifier(LayersBeforeInitMixin, MultiWorkerFitMixin, keras.Model):
     """Backbone + dropout + Dense logits on the pooled ([CLS]) output.
 
     The model outputs logits (no softmax), so compile it with a

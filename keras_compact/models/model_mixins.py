@@ -47,42 +47,6 @@ class LossScaledCompileMixin:
             self.optimizer.build(self.trainable_variables)
 
 
-def tensorflow_cpu_jit_choice(model):
-    """`jit_compile` for "auto" on a CPU-only TensorFlow machine, else None.
-
-    Keras 3 resolves "auto" to no XLA on a CPU-only TensorFlow machine. For
-    these models that is the slower choice in float32 and the faster one in
-    bfloat16 (`tools/bench_jit_choice.py`, ALBERT-base train step, 2 cores):
-    XLA runs the float32 step 1.42x faster, while oneDNN's AVX-512 BF16
-    kernels, which XLA:CPU does not use, run the bfloat16 step 1.64x faster
-    than XLA. So: XLA when any layer computes in float32 only, oneDNN when
-    one computes in bfloat16. None (Keras decides) on other backends, with a
-    GPU or TPU, and under a tf.distribute strategy (Keras turns XLA off).
-    """
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    if tf.distribute.has_strategy():
-        return None
-    if any(device.device_type != "CPU" for device in tf.config.list_physical_devices()):
-        return None
-    return not any(
-        layer.compute_dtype == "bfloat16" for layer in model._flatten_layers()
-    )
-
-
-class CpuJitCompileMixin:
-    """`compile(jit_compile="auto")` picks the faster CPU path (see
-    `tensorflow_cpu_jit_choice`); an explicit True or False is kept."""
-
-    def compile(self, *args, jit_compile="auto", run_eagerly=False, **kwargs):
-        if jit_compile == "auto" and not run_eagerly:
-            choice = tensorflow_cpu_jit_choice(self)
-            jit_compile = "auto" if choice is None else choice
-        super().compile(*args, jit_compile=jit_compile, run_eagerly=run_eagerly, **kwargs)
-
-
 def _in_multi_worker_mode(strategy):
     extended = getattr(strategy, "extended", None)
     return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())

@@ -5,7 +5,6 @@ from keras import ops
 from keras_hub.layers import MaskedLMHead
 
 from keras_compact.layers.initializers import truncated_normal
-from keras_compact.models.model_mixins import CpuJitCompileMixin
 from keras_compact.models.model_mixins import LayersBeforeInitMixin
 from keras_compact.models.model_mixins import LossScaledCompileMixin
 from keras_compact.models.model_mixins import MultiWorkerFitMixin
@@ -23,11 +22,7 @@ def gelu_approximate(x):
 
 @keras.saving.register_keras_serializable(package="keras_compact")
 class AlbertPretrainer(
-    LayersBeforeInitMixin,
-    LossScaledCompileMixin,
-    CpuJitCompileMixin,
-    MultiWorkerFitMixin,
-    keras.Model,
+    LayersBeforeInitMixin, LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model
 ):
     """Backbone + tied MLM head + sentence-order (or next-sentence) head.
 

@@ -58,14 +58,16 @@ def test_the_cli_exports_the_next_version(exported, spm_model, tmp_path, capsys)
     base = str(tmp_path / "models")
     args = ["export", "--model", model_path, "--labels", str(labels), "--base-dir", base,
             "--name", "sections"]
-    assert main(args) == 0 and main(args) == 0
+    assert main(args) == 0 and main(args + ["--fixed-width"]) == 0
     out = capsys.readouterr().out
     assert os.path.join("sections", "2") in out and "serving_default" in out
     assert "Ops outside TF Serving: none" in out
     assert sorted(os.listdir(os.path.join(base, "sections"))) == ["1", "2"]  # no temporary
-    served = tf.saved_model.load(os.path.join(base, "sections", "2")).signatures[
-        "serving_default"](text=tf.constant(["Py_INCREF(obj);"]))
-    assert served["labels"].numpy()[0].decode() in exported.labels
+    texts = tf.constant(["Py_INCREF(obj);", "Lists are mutable sequences."])
+    trimmed, fixed = (tf.saved_model.load(os.path.join(base, "sections", version)).signatures[
+        "serving_default"](text=texts) for version in ("1", "2"))
+    assert trimmed["labels"].numpy()[0].decode() in exported.labels
+    assert np.abs(trimmed["logits"].numpy() - fixed["logits"].numpy()).max() <= 1e-5
 
     assert main(args + ["--version", "2"]) == 2
     assert "already exists" in capsys.readouterr().err

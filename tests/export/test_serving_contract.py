@@ -84,6 +84,15 @@ def test_the_token_id_signature_serves_client_tokenized_batches(exported, spm_mo
     assert sorted(outputs) == ["label_ids", "labels", "logits", "probabilities"]
 
 
+def test_short_batches_run_trimmed_and_match_the_full_width_outputs(exported, spm_model):
+    # The default export runs only as wide as the batch's longest text.
+    serve = tf.saved_model.load(exported.path).signatures["serving_default"]
+    for batch in (TEXTS[1:3], TEXTS[2:3], [""], TEXTS[:2] * 5):
+        expected = exported.model.predict(training_features(batch, spm_model), verbose=0)
+        logits = serve(text=tf.constant(batch))["logits"].numpy()
+        assert np.abs(logits - expected).max() <= 1e-5
+
+
 def test_fuzzed_texts_never_fail_and_keep_the_batch_shape(exported, spm_model):
     serve = tf.saved_model.load(exported.path).signatures["serving_default"]
     cases = ["", "   \t\n ", "\u3000\u00a0", "x" * 10_000, "word " * 2_000,

@@ -62,3 +62,26 @@ def test_pairs_pack_as_cls_a_sep_b_sep(spm_model):
     tiny = packer(tf.constant(["tiny"]))
     tiny_pieces = tiny["token_ids"].numpy()[0, 1: tiny["padding_mask"].numpy().sum() - 1]
     np.testing.assert_array_equal(ids[0, first_sep + 1: second_sep], tiny_pieces)  # kept whole
+
+
+def test_trimming_keeps_every_real_token_and_rounds_to_eight():
+    from keras_compact.export.saved_model import trim_padding_columns
+
+    def width(mask, seq_len=32):
+        mask = tf.constant(mask, tf.int32)
+        features = {"token_ids": mask * 7, "segment_ids": tf.zeros_like(mask),
+                    "padding_mask": mask}
+        trimmed = trim_padding_columns(features, seq_len)
+        assert all(v.shape[1] == trimmed["token_ids"].shape[1] for v in trimmed.values())
+        return trimmed["token_ids"].shape[1]
+
+    def row(ones, lead=0):
+        return [0] * lead + [1] * ones + [0] * (32 - lead - ones)
+
+    assert width([row(3), row(5)]) == 8
+    assert width([row(3), row(9)]) == 16
+    assert width([row(32)]) == 32
+    assert width([row(2, lead=20)]) == 24           # left padding: up to the last real token
+    assert width([[0] * 32]) == 8                   # no real token: the minimum width
+    assert width(tf.zeros([0, 32], tf.int32)) == 8  # empty batch
+    assert width([[1, 1, 0]], seq_len=3) == 3       # never wider than seq_len
