@@ -19,29 +19,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import keras_hub  # noqa: E402
-import numpy as np  # noqa: E402
 
 from keras_compact import CompactBackbone  # noqa: E402
 from keras_compact.models.pretrainer import AlbertPretrainer  # noqa: E402
 from keras_compact.optimizers import make_lamb_optimizer  # noqa: E402
+from speed_probe import BATCH  # noqa: E402
+from speed_probe import SEQ  # noqa: E402
+from speed_probe import pretraining_batch  # noqa: E402
 
-BATCH, SEQ, PREDICTIONS, VOCAB = 8, 128, 20, 30000
-
-
-def batch():
-    rng = np.random.default_rng(0)
-    x = {
-        "token_ids": rng.integers(5, VOCAB, (BATCH, SEQ)).astype("int32"),
-        "segment_ids": (np.arange(SEQ) >= SEQ // 2)[None].repeat(BATCH, 0).astype("int32"),
-        "padding_mask": np.ones((BATCH, SEQ), "int32"),
-        "mask_positions": np.sort(rng.integers(1, SEQ, (BATCH, PREDICTIONS)), -1).astype("int32"),
-    }
-    y = {
-        "mlm_ids": rng.integers(5, VOCAB, (BATCH, PREDICTIONS)).astype("int32"),
-        "mlm_weights": np.ones((BATCH, PREDICTIONS), "float32"),
-        "sop_label": rng.integers(0, 2, (BATCH,)).astype("int32"),
-    }
-    return x, y
+VOCAB = 30000  # ALBERT-base's
 
 
 def build(kind, policy):
@@ -71,7 +57,7 @@ def main():
     args = parser.parse_args()
     import tensorflow as tf
 
-    x, y = batch()
+    x, y = pretraining_batch(VOCAB)
     data = tf.data.Dataset.from_tensors((x, y)).repeat()
     print(f"backend={keras.backend.backend()} batch={BATCH} seq={SEQ} "
           f"steps={args.steps} rounds={args.rounds}")
