@@ -15,33 +15,10 @@ fits.
 
 import tensorflow as tf
 
+from keras_compact.data.sop import truncated_lengths
 from keras_compact.data.vocabulary import CLS_ID
 from keras_compact.data.vocabulary import PAD_ID
 from keras_compact.data.vocabulary import SEP_ID
-
-
-def pair_lengths(first_len, second_len, budget):
-    """How many pieces of each text a pair keeps: BERT's truncation rule.
-
-    BERT drops the last piece of the longer text until the pair fits,
-    dropping from the second text on ties. In closed form: the first text
-    keeps at least half of the budget (rounded up) when it needs it, and
-    whatever the second leaves otherwise.
-
-    Args:
-        first_len, second_len: int32 tensors [batch], pieces per text.
-        budget: int. Pieces that fit (seq_len - 3 for `[CLS] a [SEP] b [SEP]`).
-
-    Returns:
-        (keep_first, keep_second), int32 tensors [batch].
-
-    Example:
-    ```python
-    pair_lengths(tf.constant([50]), tf.constant([3]), 9)   # ([6], [3])
-    ```
-    """
-    keep_first = tf.minimum(first_len, tf.maximum((budget + 1) // 2, budget - second_len))
-    return keep_first, tf.minimum(second_len, budget - keep_first)
 
 
 class TextPacker(tf.Module):
@@ -105,7 +82,8 @@ class TextPacker(tf.Module):
         budget = self.seq_len - 3
         first_len = tf.cast(first.row_lengths(), tf.int32)
         second_len = tf.cast(second.row_lengths(), tf.int32)
-        keep_first, keep_second = pair_lengths(first_len, second_len, budget)
+        # The same rule (and code) as pretraining's sentence pairs.
+        keep_first, keep_second = truncated_lengths(first_len, second_len, budget)
         first = tf.ragged.boolean_mask(
             first, tf.ragged.range(first_len) < keep_first[:, None])
         second = tf.ragged.boolean_mask(

@@ -1,15 +1,12 @@
 """In-graph packing: single texts exactly as training packs them; pairs by
 BERT's rule (the longer text is cut first), with plain TensorFlow ops."""
 
-import itertools
-
 import numpy as np
 import tensorflow as tf
 
 from keras_compact.data.vocabulary import CLS_ID
 from keras_compact.data.vocabulary import SEP_ID
 from keras_compact.export import TextPacker
-from keras_compact.export.serving_text import pair_lengths
 from tests.export.conftest import training_features
 
 TEXTS = ["Lists are mutable sequences.", "", "   ", "Return a new reference. " * 40,
@@ -23,24 +20,6 @@ def test_single_texts_pack_exactly_like_training(spm_model):
         expected = training_features(TEXTS, spm_model, seq_len=seq_len)
         for key in ("token_ids", "segment_ids", "padding_mask"):
             np.testing.assert_array_equal(packed[key], expected[key], err_msg=f"{key} {seq_len}")
-
-
-def _bert_truncation(first, second, budget):
-    """BERT's _truncate_seq_pair, one piece at a time (the reference)."""
-    while first + second > budget:
-        if first > second:
-            first -= 1
-        else:
-            second -= 1
-    return first, second
-
-
-def test_pair_lengths_follow_berts_rule():
-    lengths = np.array(list(itertools.product(range(14), range(14))), np.int32)
-    for budget in (1, 2, 5, 8, 9):
-        keep = pair_lengths(tf.constant(lengths[:, 0]), tf.constant(lengths[:, 1]), budget)
-        expected = [_bert_truncation(first, second, budget) for first, second in lengths]
-        assert list(zip(*(k.numpy().tolist() for k in keep))) == expected
 
 
 def test_pairs_pack_as_cls_a_sep_b_sep(spm_model):
