@@ -45,11 +45,11 @@ def train_probe_vocabulary(directory):
 def probe(import_root, policies, vocab):
     env = dict(os.environ, PYTHONPATH=import_root, KERAS_BACKEND="tensorflow")
     # Run outside the checkout so the current directory does not shadow PYTHONPATH.
-    out = subprocess.run([sys.executable, PROBE, "--policies", *policies, "--vocab", vocab],
-                         env=env,
-                         cwd=tempfile.gettempdir(), check=True, capture_output=True,
-                         text=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    run = subprocess.run([sys.executable, PROBE, "--policies", *policies, "--vocab", vocab],
+                         env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"speed_probe.py failed on {import_root}:\n{run.stderr[-3000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
     expected = os.path.join(os.path.realpath(import_root), "keras_compact")
     if os.path.realpath(result["keras_compact"]) != expected:
         raise RuntimeError(f"The probe imported {result['keras_compact']}, not {expected}.")
@@ -68,8 +68,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--policies", nargs="+", default=["float32", "mixed_bfloat16"])
     args = parser.parse_args()
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", args.ref],
-                            check=True, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "--verify",
+                             f"{args.ref}^{{commit}}"], capture_output=True, text=True)
+    if commit.returncode != 0:
+        parser.error(f"--ref {args.ref!r} is not a commit of {ROOT}; pass a commit, tag or "
+                     "branch (git log --oneline lists them).")
+    commit = commit.stdout.strip()
     runs = {"old": [], "new": []}
     with tempfile.TemporaryDirectory(prefix="keras_compact_ref_") as directory:
         roots = {"old": export_ref(args.ref, directory), "new": ROOT}
