@@ -18,10 +18,10 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from speed_probe import BATCH  # noqa: E402
 from speed_probe import SEQ  # noqa: E402
+from speed_probe import best_tokens_per_second  # noqa: E402
 from speed_probe import pretraining_batch  # noqa: E402
 
 from keras_compact import CompactBackbone  # noqa: E402
@@ -71,16 +71,9 @@ def train_rates(policy, steps, rounds):
         if data is None:
             data = tf.data.Dataset.from_tensors(
                 pretraining_batch(backbone.vocabulary_size)).repeat()
-        model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
         models[jit] = model
-    seconds = {jit: [] for jit in models}
-    for _ in range(rounds):
-        for jit, model in models.items():
-            start = time.perf_counter()
-            model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-            seconds[jit].append((time.perf_counter() - start) / steps)
     flops = train_flops_per_token(models[True].backbone)
-    return {jit: BATCH * SEQ / min(s) for jit, s in seconds.items()}, flops
+    return best_tokens_per_second(models, data, steps, rounds), flops
 
 
 def inference_latencies(policy, repeats):

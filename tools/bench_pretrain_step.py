@@ -12,7 +12,6 @@ TensorFlow machine, XLA on GPUs and TPUs).
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,6 +24,7 @@ from keras_compact.models.pretrainer import AlbertPretrainer  # noqa: E402
 from keras_compact.optimizers import make_lamb_optimizer  # noqa: E402
 from speed_probe import BATCH  # noqa: E402
 from speed_probe import SEQ  # noqa: E402
+from speed_probe import best_tokens_per_second  # noqa: E402
 from speed_probe import pretraining_batch  # noqa: E402
 
 VOCAB = 30000  # ALBERT-base's
@@ -43,12 +43,6 @@ def build(kind, policy):
     return model
 
 
-def time_steps(model, data, steps):
-    start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return (time.perf_counter() - start) / steps
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
@@ -63,13 +57,7 @@ def main():
           f"steps={args.steps} rounds={args.rounds}")
     for policy in args.policies:
         models = {kind: build(kind, policy) for kind in ("keras_compact", "keras_hub")}
-        for model in models.values():
-            time_steps(model, data, 2)  # trace, compile, warm up
-        seconds = {kind: [] for kind in models}
-        for _ in range(args.rounds):
-            for kind, model in models.items():
-                seconds[kind].append(time_steps(model, data, args.steps))
-        rate = {k: BATCH * SEQ / min(v) for k, v in seconds.items()}
+        rate = best_tokens_per_second(models, data, args.steps, args.rounds)
         print(f"{policy:>15}: keras_compact {rate['keras_compact']:8.1f} tok/s | "
               f"keras-hub {rate['keras_hub']:8.1f} tok/s | "
               f"ratio {rate['keras_compact'] / rate['keras_hub']:.3f} "

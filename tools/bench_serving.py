@@ -16,10 +16,12 @@ speedup of trimming at p50.
 import argparse
 import os
 import tempfile
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from speed_probe import corpus_paragraphs  # noqa: E402
+from speed_probe import serving_times_ms  # noqa: E402
 
 
 def main():
@@ -33,7 +35,6 @@ def main():
     from keras_compact import CompactBackbone
     from keras_compact import TextClassifier
     from keras_compact.data import default_corpus_text_file
-    from keras_compact.data import load_default_corpus
     from keras_compact.data import train_vocabulary
     from keras_compact.data.tokenizer import load_sentencepiece_processor
     from keras_compact.export import export_for_serving
@@ -50,25 +51,14 @@ def main():
         path = export_for_serving(model, vocab, work, "tinybert_4", seq_len=128,
                                   trim_padding=trim)
         serves[trim] = tf.saved_model.load(path).signatures["serving_default"]
-    paragraphs = [p for d in load_default_corpus() for p in d.paragraphs if len(p) > 200]
+    paragraphs = corpus_paragraphs()
     pieces = [len(ids) + 2 for ids in load_sentencepiece_processor(vocab).encode(paragraphs)]
     print(f"{model.count_params():,} parameters; {os.cpu_count()} CPUs; load average "
           f"{os.getloadavg()[0]:.2f}; {len(paragraphs):,} paragraphs, median "
           f"{int(np.median(pieces))} tokens with [CLS]/[SEP], "
           f"{np.mean(np.array(pieces) >= 128):.0%} truncated at 128")
     for batch in (1, 32):
-        # Different paragraphs in every call (cycling if the corpus runs short).
-        texts = [tf.constant([paragraphs[(i * batch + j) % len(paragraphs)]
-                              for j in range(batch)]) for i in range(args.repeats)]
-        for serve in serves.values():
-            for t in texts[:3]:
-                serve(text=t)
-        times = {trim: [] for trim in serves}
-        for t in texts:
-            for trim, serve in serves.items():  # interleaved: drift hits both alike
-                start = time.perf_counter()
-                serve(text=t)["probabilities"].numpy()
-                times[trim].append(1000 * (time.perf_counter() - start))
+        times = serving_times_ms(serves, paragraphs, batch, args.repeats)
         p50 = {}
         for trim, label in ((True, "trimmed (default)"), (False, "trim_padding=False")):
             p50[trim], p95 = np.percentile(times[trim], [50, 95])

@@ -5,10 +5,14 @@ Prints one JSON line: train tokens/s of the ALBERT-base pretraining step
 compiled tinybert_4 classifier (sequence 128, batch 1 and 32), for each
 dtype policy; with --vocab, also the p50 latency of that classifier
 exported for TF Serving (`export_for_serving`, the version's defaults),
-raw paragraphs of the bundled corpus in, at batch 1 and 32. Uses only APIs every version has had, and compiles with the
-defaults ("auto"), so it times what a user of that version gets. Which
-keras_compact is timed is whichever `import keras_compact` finds first
+raw paragraphs of the bundled corpus in, at batch 1 and 32. Uses only APIs
+every version has had (hence its own latency loop rather than
+`training.finetune.median_latency_ms`), and compiles with the defaults
+("auto"), so it times what a user of that version gets. Which keras_compact
+is timed is whichever `import keras_compact` finds first
 (bench_vs_previous.py sets PYTHONPATH); its path is in the output.
+
+Its timing helpers are shared by the other tools/ benchmarks.
 
     python tools/speed_probe.py --policies float32 mixed_bfloat16
 """
@@ -43,6 +47,63 @@ def pretraining_batch(vocabulary_size):
     return x, y
 
 
+def best_tokens_per_second(models, data, steps, rounds):
+    """Best train tokens/s of each model over `rounds` fits of `steps` steps.
+
+    Each model first fits 2 steps (trace, compile, warm up); then the models
+    take turns, so a change in the machine's load hits all of them alike.
+
+    Args:
+        models: dict of name -> compiled model taking `data`.
+        data: a `tf.data.Dataset` of (batch of BATCH x SEQ, labels).
+
+    Returns:
+        dict of name -> tokens/s.
+    """
+    for model in models.values():
+        model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
+    seconds = {name: float("inf") for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+            seconds[name] = min(seconds[name], (time.perf_counter() - start) / steps)
+    return {name: BATCH * SEQ / s for name, s in seconds.items()}
+
+
+def corpus_paragraphs():
+    """Paragraphs of the bundled corpus over 200 characters: serving inputs."""
+    from keras_compact.data import load_default_corpus
+
+    return [p for d in load_default_corpus() for p in d.paragraphs if len(p) > 200]
+
+
+def serving_times_ms(signatures, paragraphs, batch, repeats):
+    """Per-call milliseconds of raw-text serving signatures, interleaved.
+
+    Every call gets different paragraphs (cycling if they run short); each
+    signature serves the same batches, taking turns call by call, after 3
+    warm-up calls.
+
+    Returns:
+        dict of name -> list of `repeats` milliseconds.
+    """
+    import tensorflow as tf
+
+    texts = [tf.constant([paragraphs[(i * batch + j) % len(paragraphs)]
+                          for j in range(batch)]) for i in range(repeats)]
+    for serve in signatures.values():
+        for t in texts[:3]:
+            serve(text=t)
+    times = {name: [] for name in signatures}
+    for t in texts:
+        for name, serve in signatures.items():
+            start = time.perf_counter()
+            serve(text=t)["probabilities"].numpy()
+            times[name].append(1000.0 * (time.perf_counter() - start))
+    return times
+
+
 def train_tokens_per_second(policy, steps):
     import tensorflow as tf
 
@@ -54,13 +115,8 @@ def train_tokens_per_second(policy, steps):
     model = AlbertPretrainer(backbone)
     model.compile(optimizer=make_lamb_optimizer(BATCH, total_steps=10_000))
     data = tf.data.Dataset.from_tensors(pretraining_batch(backbone.vocabulary_size)).repeat()
-    model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)  # trace, compile, warm up
-    best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
-        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-        best = min(best, (time.perf_counter() - start) / steps)
-    return BATCH * SEQ / best, bool(model.jit_compile)
+    tokens = best_tokens_per_second({policy: model}, data, steps, rounds=2)[policy]
+    return tokens, bool(model.jit_compile)
 
 
 def inference_ms(policy, batch, repeats):
@@ -95,27 +151,18 @@ def serving_p50_ms(vocab, repeats):
     import tensorflow as tf
 
     from keras_compact import CompactBackbone
-    from keras_compact.data import load_default_corpus
     from keras_compact.export import export_for_serving
     from keras_compact.models.classifier import TextClassifier
 
     model = TextClassifier(CompactBackbone.from_preset("tinybert_4", vocabulary_size=8000,
                                                       dropout=0.0), num_classes=10)
-    paragraphs = [p for d in load_default_corpus() for p in d.paragraphs if len(p) > 200]
+    paragraphs = corpus_paragraphs()
     result = {}
     with tempfile.TemporaryDirectory(prefix="speed_probe_") as work:
         path = export_for_serving(model, vocab, work, "probe", seq_len=SEQ)
-        serve = tf.saved_model.load(path).signatures["serving_default"]
+        serve = {"default": tf.saved_model.load(path).signatures["serving_default"]}
         for batch in (1, 32):
-            texts = [tf.constant([paragraphs[(i * batch + j) % len(paragraphs)]
-                                  for j in range(batch)]) for i in range(repeats)]
-            for t in texts[:3]:
-                serve(text=t)
-            times = []
-            for t in texts:
-                start = time.perf_counter()
-                serve(text=t)["probabilities"].numpy()
-                times.append(1000.0 * (time.perf_counter() - start))
+            times = serving_times_ms(serve, paragraphs, batch, repeats)["default"]
             result[f"serve_b{batch}_ms"] = float(np.median(times))
     return result
 
