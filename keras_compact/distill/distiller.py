@@ -329,7 +329,8 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
             relation_heads = teacher_backbone.num_heads
             if student_backbone.hidden_dim % relation_heads:
                 relation_heads = loss_table._common_divisor(
-                    teacher_backbone.hidden_dim, student_backbone.hidden_dim)
+                    teacher_backbone.hidden_dim, student_backbone.hidden_dim,
+                    teacher_backbone.num_heads)
         for term in enabled:
             try:
                 term.check(_CheckView(teacher, student, relation_heads))

@@ -344,7 +344,7 @@ class RelationTerm(_QKVTerm):
                 f"divide {' nor '.join(bad)} (teacher hidden_dim="
                 f"{widths['teacher']}, student hidden_dim={widths['student']}). "
                 "Pick a common divisor of the two widths, e.g. "
-                f"relation_heads={_common_divisor(*widths.values())}.")
+                f"relation_heads={_common_divisor(*widths.values(), d.teacher_backbone.num_heads)}.")
 
     def outputs(self, d, c):
         s, t = self._pair(d, c)
@@ -384,15 +384,12 @@ def _check_equal_heads(d, name):
             "relation_heads, any head count), or match num_heads.")
 
 
-def _common_divisor(a, b):
+def _common_divisor(a, b, cap):
+    """The largest common divisor of widths a and b that is at most `cap`."""
     import math
 
     g = math.gcd(a, b)
-    # The largest common divisor that still leaves heads of width >= 8.
-    for r in range(g, 0, -1):
-        if g % r == 0 and min(a, b) // r >= 8:
-            return r
-    return g
+    return max(r for r in range(1, min(g, cap) + 1) if g % r == 0)
 
 
 # === Pretraining (AlbertPretrainer teacher and student) ===
