@@ -65,3 +65,23 @@ def test_distill_general_bad_input(tmp_path, spm_model, teacher_file, capsys):
     assert "--weight 'qr=1'" in capsys.readouterr().err
     assert main(_args(run, spm_model, spm_model)) == 2
     assert "could not be loaded as a Keras model" in capsys.readouterr().err
+
+
+def test_task_distill_with_minilmv2_objective(tmp_path, spm_model, teacher_file, capsys):
+    """`keras-compact distill --objective minilmv2`: a student with another head
+    count, relation losses in the intermediate stage."""
+    from keras_compact import TextClassifier
+
+    teacher = keras.saving.load_model(teacher_file)
+    classifier = str(tmp_path / "classifier.keras")
+    TextClassifier(teacher.backbone, num_classes=10).save(classifier)
+    args = ["distill", "--output-dir", str(tmp_path / "run"), "--vocab", spm_model,
+            "--teacher", classifier, "--student-config", STUDENT, "--seq-len", "32",
+            "--batch-size", "4", "--intermediate-epochs", "1", "--prediction-epochs", "0",
+            "--num-variants", "0", "--max-train-examples", "8", "--max-eval-examples",
+            "4", "--no-scratch-baseline", "--objective", "minilmv2",
+            "--relation-heads", "8"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "losses qq_relation, kk_relation, vv_relation" in out
+    assert "relation_heads=8" in out
