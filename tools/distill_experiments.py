@@ -87,6 +87,20 @@ def _dataset(features, labels, batch_size, steps, seed, with_labels=True):
     return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
 
 
+def _task(args):
+    from keras_compact.data.labelled_task import load_section_task
+    from keras_compact.data.labelled_task import majority_rate
+
+    sections = args.sections.split(",") if args.sections else None
+    task = load_section_task(sections=sections, max_per_section=args.max_per_section,
+                             seed=args.seed)
+    task["test"] = task["test"][: args.max_test]
+    print(f"Section task: sections {', '.join(task['label_names'])}; "
+          f"{len(task['train'])} training / {len(task['test'])} test paragraphs; "
+          f"majority-class test accuracy {majority_rate(task['test']):.4f}")
+    return task
+
+
 def _accuracy(model, features, labels, batch_size=64):
     logits = model.predict(features, batch_size=batch_size, verbose=0)
     return float((np.argmax(logits, -1) == labels).mean())
@@ -125,9 +139,9 @@ def run_minilm(args):
 
     keras.utils.set_random_seed(args.seed)
     folder = _minilm_dir()
-    task = load_section_task(seed=args.seed)
+    task = _task(args)
     train = task["train"][: args.max_train]
-    test = task["test"][: args.max_test]
+    test = task["test"]
     num_classes = len(task["label_names"])
     vocab = os.path.join(folder, "vocab.txt")
     x_train = _tokenize([t for t, _ in train], vocab, args.seq_len)
@@ -207,7 +221,6 @@ def _pretraining_job(args, output_dir, steps, config, **kwargs):
 def run_general(args):
     from keras_compact import CompactBackbone
     from keras_compact import TextClassifier
-    from keras_compact.data.labelled_task import load_section_task
     from keras_compact.data.labelled_task import make_classification_dataset
     from keras_compact.distill import PretrainingDistiller
     from keras_compact.models.pretrainer import AlbertPretrainer
@@ -230,14 +243,20 @@ def run_general(args):
     vocab = prepare_vocabulary(job)
     from keras_compact.data import load_tokenizer
 
-    config = backbone_config_for(job, load_tokenizer(vocab).vocabulary_size())
-    train, held = make_datasets(job, vocab)
-    result = run_pretraining(job.output_dir, config, train, total_steps=job.steps,
-                             batch_size=job.batch_size, eval_dataset=held,
-                             eval_steps=job.eval_steps, steps_per_checkpoint=job.steps,
-                             learning_rate=job.learning_rate, jit_compile=False,
-                             verbose=2)
-    teacher = result["pretrainer"]
+    saved = os.path.join(job.output_dir, "pretrainer.keras")
+    if os.path.isfile(saved):  # pretrained by an earlier run of this script
+        teacher = keras.saving.load_model(saved)
+        print(f"Teacher: reusing {saved}")
+    else:
+        config = backbone_config_for(job, load_tokenizer(vocab).vocabulary_size())
+        train, held = make_datasets(job, vocab)
+        result = run_pretraining(job.output_dir, config, train, total_steps=job.steps,
+                                 batch_size=job.batch_size, eval_dataset=held,
+                                 eval_steps=job.eval_steps,
+                                 steps_per_checkpoint=job.steps,
+                                 learning_rate=job.learning_rate, jit_compile=False,
+                                 verbose=2)
+        teacher = result["pretrainer"]
     teacher_seconds = time.perf_counter() - start
     print(f"Teacher pretrained {args.teacher_steps} steps in {teacher_seconds:.0f} s")
 
@@ -246,11 +265,11 @@ def run_general(args):
                           vocabulary_size=teacher.backbone.vocabulary_size,
                           max_sequence_length=args.seq_len)
     data_job = _pretraining_job(args, args.output_dir, args.steps, teacher_config)
-    task = load_section_task(seed=args.seed)
+    task = _task(args)
     common = dict(spm_model_path=vocab, batch_size=args.batch_size, seq_len=args.seq_len)
     tune_data = make_classification_dataset(task["train"], shuffle=True, seed=args.seed,
                                             **common)
-    test_data = make_classification_dataset(task["test"][: args.max_test], **common)
+    test_data = make_classification_dataset(task["test"], **common)
 
     def held_out(pretrainer):
         _, held = make_datasets(data_job, vocab)
@@ -347,6 +366,9 @@ def main(argv=None):
     a.add_argument("--finetune-steps", type=int, default=150)
     a.add_argument("--student-lr", type=float, default=5e-4)
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--sections", default="c-api,howto,library,whatsnew",
+                   help="Comma-separated sections of the task ('' for all 10).")
+    a.add_argument("--max-per-section", type=int, default=300)
     a.set_defaults(func=run_minilm)
     b = sub.add_parser("general")
     b.add_argument("--output-dir", required=True)
@@ -360,9 +382,12 @@ def main(argv=None):
     b.add_argument("--temperature", type=float, default=1.0)
     b.add_argument("--eval-steps", type=int, default=20)
     b.add_argument("--finetune-steps", type=int, default=200)
-    b.add_argument("--finetune-lr", type=float, default=5e-4)
+    b.add_argument("--finetune-lr", type=float, default=1e-3)
     b.add_argument("--max-test", type=int, default=1000)
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--sections", default="c-api,howto,library,whatsnew",
+                   help="Comma-separated sections of the task ('' for all 10).")
+    b.add_argument("--max-per-section", type=int, default=300)
     b.set_defaults(func=run_general)
     args = parser.parse_args(argv)
     args.func(args)
