@@ -29,16 +29,21 @@ Which characters count as control, space, punctuation, nonspacing mark or CJK
 ideograph is measured from the reference itself (tools/gen_bert_unicode_tables.py
 writes `_bert_unicode.py`), so the code point tables cannot drift from it.
 
-Ops used, and TFLite/LiteRT: `FastWordpieceTokenizer` (step 6) has a LiteRT
-kernel in tensorflow-text. Steps 1-5 use `StaticRegexReplace`,
-`StringLower` (utf-8), `StringSplitV2`, `RegexFullMatch`, tensorflow-text's
-`NormalizeUTF8` (NFD, uncased only) and `RegexSplitWithOffsets` (only when
-special tokens are split from the text); LiteRT has no builtin kernels for
-these: the core ones need the Flex delegate (select TF ops) and the two
-tensorflow-text ones are not available in LiteRT at all. tensorflow-text's
-LiteRT-ready `FastBertNormalizer` does not give the reference's ids: it turns
-dropped characters into spaces ("a\\u200bb" -> "a b") and, for uncased, applies
-NFKC case folding (`ß` -> "ss", `½` -> "1⁄2", `²` -> "2"), so it is not used.
+Ops used, and TFLite/LiteRT (checked with `tf.lite.TFLiteConverter`,
+TFLITE_BUILTINS + SELECT_TF_OPS, allow_custom_ops): the WordPiece step is
+tensorflow-text's `FastWordpieceTokenizeWithOffsets`, which has a LiteRT
+kernel (register tensorflow-text's TFLite ops). Steps 1-5 have no builtin
+LiteRT kernels: `StaticRegexReplace`, `StringLower`, `StringSplitV2`,
+`StringLength`, `StaticRegexFullMatch` and the ragged/string `SelectV2`,
+`RaggedGather`, `RaggedTensorToTensor`, `DenseBincount` convert to Flex
+(select TF) ops; tensorflow-text's `NormalizeUTF8` (NFD; uncased only) and
+`RegexSplitWithOffsets` (only with `special_tokens_in_strings`) also convert
+as Flex ops, but the stock Flex delegate has no kernels for them: a LiteRT
+build needs a Flex delegate linked with tensorflow-text's kernels, or these
+steps run outside the model. tensorflow-text's LiteRT-ready
+`FastBertNormalizer` does not give the reference's ids: it turns dropped
+characters into spaces ("a\\u200bb" -> "a b") and, for uncased, applies NFKC
+case folding (`ß` -> "ss", `½` -> "1⁄2", `²` -> "2"), so it is not used.
 """
 
 import os

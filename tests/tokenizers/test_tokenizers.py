@@ -1,5 +1,9 @@
 """keras_compact.tokenizers: layers, saving, graphs, loading and errors.
 
+The tokenizers are TF-only (tf.data / tensorflow-text ops); the tests marked
+multi_backend check they still work, and round-trip through .keras, when
+KERAS_BACKEND is jax or torch (as preprocessing for those backends).
+
 Real vocabularies only: the all-MiniLM-L6-v2 vocab.txt, a cased WordPiece
 vocab trained in conftest.py, and the SentencePiece model trained on the
 bundled corpus (tests/conftest.py).
@@ -55,6 +59,7 @@ def _graph_ids(tokenizer, texts):
 
 
 # ------------------------------------------------------------------ basics
+@pytest.mark.multi_backend
 def test_wordpiece_layer_api(minilm, minilm_dir):
     from transformers import BertTokenizer
 
@@ -99,6 +104,7 @@ def test_sentencepiece_layer_api(spm_model):
     assert [t.decode() for t in back.numpy()] == want
 
 
+@pytest.mark.multi_backend
 def test_both_tokenizers_survive_reseeding(spm_model, minilm_dir):
     # keras.utils.set_random_seed clears TF's eager kernel cache, which
     # deleted the SentencePiece resource keras-hub builds eagerly.
@@ -130,6 +136,7 @@ def test_detokenize(minilm, minilm_dir, sentences):
 
 
 # ------------------------------------------------------------------ saving
+@pytest.mark.multi_backend
 @pytest.mark.parametrize("kind", ["wordpiece", "sentencepiece"])
 def test_keras_file_round_trip_carries_the_vocabulary(tmp_path, kind, minilm_dir, cased_vocab,
                                                       spm_model):
