@@ -366,8 +366,14 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
                 self._fast_word_piece = self._build_fast_word_piece(tf, tf_text)
 
     def _build_fast_word_piece(self, tf, tf_text):
+        # The op wants unique, non-empty tokens and numbers them by
+        # position. A repeated token keeps its last id (as Hugging Face's
+        # dict does) and earlier copies, like an empty line, become
+        # placeholders no word can match (words never contain spaces).
+        vocab = [token if token and self._token_to_id_map[token] == i else f" unused {i} "
+                 for i, token in enumerate(self.vocabulary)]
         return tf_text.FastWordpieceTokenizer(
-            vocab=self.vocabulary,
+            vocab=vocab,
             suffix_indicator=self.suffix_indicator,
             # The reference counts characters; this op counts bytes (a
             # UTF-8 character is at most 4). Longer words are replaced by

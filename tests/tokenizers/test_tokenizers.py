@@ -219,6 +219,11 @@ def test_load_tokenizer_dispatch(tmp_path, minilm_dir, cased_vocab, spm_model):
         "pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103, "vocabulary_size": 30522}
     assert special_token_ids(sp) == {
         "pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4, "vocabulary_size": 4000}
+    import keras_hub
+
+    hub_bert = keras_hub.models.BertTokenizer(
+        vocabulary=os.path.join(minilm_dir, "vocab.txt"), lowercase=True)
+    assert special_token_ids(hub_bert) == special_token_ids(data_loaded)
     tokenize = pipeline_tokenize_fn(data_loaded)
     got = tf.function(tokenize)(tf.constant(TEXTS)).to_list()
     assert got == folder(TEXTS)
@@ -249,6 +254,11 @@ def test_from_huggingface_reads_casing_and_special_tokens(tmp_path, minilm_dir, 
     reference = BertTokenizer.from_pretrained(cased_dir)
     assert tokenizer(TEXTS) == [reference(t, add_special_tokens=False)["input_ids"]
                                 for t in TEXTS]
+    # tokenizer.json alone: the vocabulary comes from it.
+    json_only = tmp_path / "json_only"
+    json_only.mkdir()
+    shutil.copy(os.path.join(minilm_dir, "tokenizer.json"), json_only / "tokenizer.json")
+    assert WordPieceTokenizer.from_huggingface(json_only)(TEXTS) == from_config(TEXTS)
     # Keyword arguments override the folder.
     assert WordPieceTokenizer.from_huggingface(cased_dir, lowercase=True).lowercase
 
@@ -261,6 +271,17 @@ def test_long_words_and_special_token_switch(minilm):
                                special_tokens_in_strings=False)
     assert 103 in minilm(["a [MASK] b"])[0]
     assert plain(["a [MASK] b"]) == [[1037, 1031, 7308, 1033, 1038]]
+
+
+def test_repeated_and_empty_vocabulary_lines_follow_hugging_face(tmp_path):
+    from transformers import BertTokenizer
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world",
+                                "##s", "x", "hello", "", "a", "##b"]) + "\n", encoding="utf-8")
+    text = ["hello worlds x ab"]
+    want = [BertTokenizer(str(vocab))(text[0], add_special_tokens=False)["input_ids"]]
+    assert WordPieceTokenizer(str(vocab), lowercase=True)(text) == want == [[9, 6, 7, 8, 11, 12]]
 
 
 # ------------------------------------------------------------------ errors
