@@ -268,6 +268,13 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         self._source = source
         self._update_special_token_ids()
         self.mask_token_id = self._token_to_id_map.get(self._mask_token)
+        # keras-hub's special_tokens / special_token_ids include the mask
+        # token when the vocabulary has one.
+        attrs = self._special_token_attrs
+        if self.mask_token_id is not None and "mask_token" not in attrs:
+            attrs.append("mask_token")
+        elif self.mask_token_id is None and "mask_token" in attrs:
+            attrs.remove("mask_token")
         self._maybe_initialized_tf()
         self.start_token_id, self.end_token_id = self.cls_token_id, self.sep_token_id
 

@@ -69,6 +69,8 @@ def test_wordpiece_layer_api(minilm, minilm_dir):
     assert minilm.vocabulary_size() == reference.vocab_size == 30522
     assert minilm.get_vocabulary()[101] == "[CLS]"
     assert minilm.token_to_id("hello") == 7592 and minilm.id_to_token(7592) == "hello"
+    assert sorted(minilm.special_token_ids) == [0, 100, 101, 102, 103]
+    assert minilm(["", " ", "\t\u200b"]) == [[], [], []]
     ids = minilm(TEXTS)  # eagerly: lists, as keras-hub tokenizers return them
     assert ids == [reference(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
     assert _graph_ids(minilm, TEXTS) == ids
