@@ -199,6 +199,40 @@ def test_saved_model_and_tf_data(tmp_path, minilm):
     assert [row.tolist() for row in dataset.as_numpy_iterator()] == want
 
 
+def test_saved_model_runs_with_only_tensorflow_and_tensorflow_text(tmp_path, minilm,
+                                                                   cased_vocab, spm_model):
+    import subprocess
+    import sys
+
+    tokenizers = {"uncased": minilm, "cased": WordPieceTokenizer(cased_vocab),
+                  "sentencepiece": SentencePieceTokenizer(spm_model)}
+    def signature(tokenizer):
+        return tf.function(lambda s: tokenizer(s).to_tensor(default_value=-1),
+                           input_signature=[tf.TensorSpec([None], tf.string)])
+
+    module = tf.Module()
+    for name, tokenizer in tokenizers.items():
+        setattr(module, name, signature(tokenizer))
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    script = (
+        "import json, sys\n"
+        "import tensorflow as tf, tensorflow_text\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "texts = tf.constant(json.loads(sys.argv[2]))\n"
+        "out = {n: getattr(m, n)(texts).numpy().tolist() for n in json.loads(sys.argv[3])}\n"
+        "assert not [k for k in sys.modules if k.startswith(('keras_hub', 'keras_compact'))]\n"
+        "print(json.dumps(out))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "saved"), json.dumps(TEXTS),
+         json.dumps(list(tokenizers))],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, tokenizer in tokenizers.items():
+        assert [[i for i in row if i != -1] for row in got[name]] == tokenizer(TEXTS), name
+
+
 # ------------------------------------------------------------------ loading
 def test_load_tokenizer_dispatch(tmp_path, minilm_dir, cased_vocab, spm_model):
     from keras_compact.data import special_token_ids
