@@ -205,8 +205,7 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         dtype="int32",
         **kwargs,
     ):
-        if not (is_int_dtype(dtype)
-                or is_string_dtype(dtype)):
+        if not (is_int_dtype(dtype) or is_string_dtype(dtype)):
             raise ValueError(f"dtype must be an integer type or 'string'; got dtype={dtype!r}.")
         super().__init__(dtype=dtype, **kwargs)
         if int(max_input_chars_per_word) < 1:
@@ -228,6 +227,7 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         self.mask_token_id = None
         # keras-hub compatibility aliases.
         self.start_token, self.end_token = cls_token, sep_token
+        self.start_token_id = self.end_token_id = None
         self.vocabulary = None
         self._source = None
         self.set_vocabulary(vocabulary)
