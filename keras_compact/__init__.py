@@ -14,4 +14,7 @@ from keras_compact.layers import TransformerBlock
 from keras_compact.models import AlbertPretrainer
 from keras_compact.models import CompactBackbone
 from keras_compact.models import TextClassifier
+from keras_compact.models import TextEmbedder
+from keras_compact.models import TextRegressor
+from keras_compact.preprocessing import TextClassifierPreprocessor
 from keras_compact.models import PRESETS
