@@ -4,13 +4,13 @@
 A small `tf.Module` for clients and tools that hold only a `.model` file: it
 tokenizes with tensorflow-text's SentencePiece op and packs with the
 package's one packer (`keras_compact.preprocessing.encode`: the same text
-bound, BERT's longest-first truncation, core TF ops only, no RoundRobinTrim),
+bound, transformers' longest-first truncation, core TF ops only, no RoundRobinTrim),
 so its ids are those of `TextClassifierPreprocessor` and of the fine-tuning
 pipeline. Exports use the model's own preprocessor
 (`keras_compact.export.export_for_serving`).
 
 Single texts: `[CLS] a[: seq_len - 2] [SEP]`. Pairs: `[CLS] a [SEP] b [SEP]`,
-segment 1 for `b [SEP]`, the longer text cut first (ties cut from `b`).
+segment 1 for `b [SEP]`, cut by transformers' longest-first rule.
 """
 
 import tensorflow as tf

@@ -69,6 +69,9 @@ class TextEmbedder(Task):
         embedding = self.pooling(sequence, mask=keras.ops.not_equal(inputs["padding_mask"], 0))
         if self.normalization is not None:
             embedding = self.normalization(embedding)
+        # Nothing to train by default (no loss), so no default compile; call
+        # `compile` to fine-tune it with a loss of your own.
+        kwargs.setdefault("compile", False)
         super().__init__(inputs=inputs, outputs=embedding, **kwargs)
 
         # === Config ===

@@ -16,9 +16,17 @@ tensorflow-text `RoundRobinTrim` or keras-hub `MultiSegmentPacker` (which
 uses it), because TF Serving releases before 2.20 lack that op, and because
 BERT's pair rule is "longest first", which round robin is not.
 
-Truncation is BERT's (and transformers' `truncation="longest_first"`): while
-the pair is too long, drop the last token of the longer text, of `b` on a
-tie. Single texts keep their first `sequence_length - 2` tokens.
+Truncation of pairs is transformers' `truncation="longest_first"`
+(`longest_first_lengths`), so fine-tuning, Keras preprocessing and serving
+give the ids a Hugging Face BERT pipeline gives: when only the longer text
+must shrink, it keeps what the shorter leaves; when both must, each keeps
+half the budget and an odd token goes to the longer text (to `b` on a tie).
+Single texts keep their first `sequence_length - 2` tokens.
+
+Pretraining's sentence pairs (`keras_compact.data.sop`) keep Google BERT's
+`create_pretraining_data` rule (`truncated_lengths`: drop from the longer,
+from `b` on a tie, one token at a time), which differs from transformers'
+only in where an odd token goes when both texts are cut.
 """
 
 import tensorflow as tf
@@ -27,14 +35,49 @@ FEATURE_KEYS = ("token_ids", "segment_ids", "padding_mask")
 # Texts are cut to this many characters per sequence position before they are
 # tokenized (see `bound_text_length`).
 CHARS_PER_TOKEN = 64
+# The largest character bound (its byte bound, 4 per character, must fit int32).
+MAX_TEXT_CHARS = 2**28
+
+
+def longest_first_lengths(length_a, length_b, max_num_tokens):
+    """Lengths after transformers' `truncation="longest_first"` of a pair.
+
+    The rule of Hugging Face's tokenizers library (what `BertTokenizer` and
+    `BertTokenizerFast` do in transformers 5): with s the shorter length,
+    - if a + b fits, nothing is cut;
+    - else if 2 * s <= max_num_tokens, the shorter is kept whole and the
+      longer keeps max_num_tokens - s;
+    - else the shorter keeps max_num_tokens // 2 and the longer the rest
+      (b counts as the longer on a tie).
+    Vectorised, any int tensors of one shape.
+
+    Example:
+    >>> [int(x) for x in longest_first_lengths(3, 3, 5)]
+    [2, 3]
+    """
+    length_a = tf.convert_to_tensor(length_a)
+    length_b = tf.cast(length_b, length_a.dtype)
+    budget = tf.cast(max_num_tokens, length_a.dtype)
+    a_longer = length_a > length_b
+    shorter = tf.minimum(length_a, length_b)
+    half = budget // 2
+    both_cut = 2 * shorter > budget
+    new_shorter = tf.where(both_cut, half, shorter)
+    new_longer = tf.where(both_cut, budget - half, budget - shorter)
+    fits = length_a + length_b <= budget
+    new_a = tf.where(fits, length_a, tf.where(a_longer, new_longer, new_shorter))
+    new_b = tf.where(fits, length_b, tf.where(a_longer, new_shorter, new_longer))
+    return new_a, new_b
 
 
 def truncated_lengths(length_a, length_b, max_num_tokens):
-    """Lengths after BERT's truncation: trim the longer side (ties: b) first.
+    """Lengths after BERT pretraining's truncation: trim the longer side (ties: b) first.
 
-    Closed form of "while len(a) + len(b) > max_num_tokens, drop one token
-    from the longer segment, from b when they are equal"; vectorised, any
-    int tensors of one shape.
+    Closed form of Google BERT's `truncate_seq_pair`: "while len(a) + len(b)
+    > max_num_tokens, drop one token from the longer segment, from b when
+    they are equal"; vectorised, any int tensors of one shape. Pretraining
+    pairs use it (`keras_compact.data.sop`); `pack` uses
+    `longest_first_lengths` (transformers').
 
     Example:
     >>> [int(x) for x in truncated_lengths(10, 3, 6)]
@@ -81,8 +124,12 @@ def check_sequence_length(sequence_length, pair=False, name="sequence_length"):
                          f">= {smallest} (128 or 512 are usual).")
 
 
-def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id):
+def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id,
+         ranking_lengths=None):
     """Packs token ids as `[CLS] a [SEP] (b [SEP])`, truncated and padded.
+
+    Pairs are cut by `longest_first_lengths` (transformers' rule), single
+    texts to their first `sequence_length - 2` ids.
 
     Args:
         first_ids: int `tf.RaggedTensor` [batch, None] (or a dense
@@ -91,6 +138,10 @@ def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id)
             batch size must equal `first_ids`'.
         sequence_length: int, the packed length (>= 3; >= 4 for pairs).
         cls_id, sep_id, pad_id: special token ids.
+        ranking_lengths: optional pair of int [batch] tensors: the lengths
+            longest-first truncation compares, when the given ids are only
+            the head of longer texts (`encode` passes them for texts it cut
+            before tokenizing). Default: the ids' own lengths.
 
     Returns:
         A dict of int32 [batch, sequence_length] tensors: "token_ids",
@@ -127,8 +178,16 @@ def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id)
         segment_ids = tf.zeros_like(token_ids)
     else:
         second_len = tf.cast(second.row_lengths(), tf.int32)
-        keep_first, keep_second = truncated_lengths(first_len, second_len,
-                                                    sequence_length - 3)
+        if ranking_lengths is None:
+            keep_first, keep_second = longest_first_lengths(first_len, second_len,
+                                                            sequence_length - 3)
+        else:
+            keep_first, keep_second = longest_first_lengths(
+                tf.cast(ranking_lengths[0], tf.int64), tf.cast(ranking_lengths[1], tf.int64),
+                sequence_length - 3)
+            # Never more than the ids at hand.
+            keep_first = tf.minimum(tf.cast(keep_first, tf.int32), first_len)
+            keep_second = tf.minimum(tf.cast(keep_second, tf.int32), second_len)
         first, second = _head(first, keep_first), _head(second, keep_second)
         token_ids = tf.concat([cls, first, sep, second, sep], axis=1)
         segment_ids = tf.concat([tf.zeros_like(cls), tf.zeros_like(first), tf.zeros_like(sep),
@@ -142,7 +201,7 @@ def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id)
     }
 
 
-def bound_text_length(texts, max_chars):
+def bound_text_length(texts, max_chars, return_cut=False):
     """Valid UTF-8 texts of at most `max_chars` characters (TF ops, any shape).
 
     The work per text is then bounded whatever a client sends: the bytes are
@@ -151,13 +210,26 @@ def bound_text_length(texts, max_chars):
     training data do), then the characters are cut. A text within the limit
     comes out unchanged, so its ids are unchanged too.
 
+    Args:
+        texts: string tensor.
+        max_chars: int. Characters kept per text.
+        return_cut: bool. Also return a bool tensor: which texts were cut.
+
     Example:
     >>> bound_text_length(tf.constant(["abcdef", "añb"]), 2).numpy().tolist()
     [b'ab', b'a\\xc3\\xb1']
     """
-    texts = tf.strings.substr(texts, 0, 4 * max_chars + 4, unit="BYTE")
-    texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
-    return tf.strings.substr(texts, 0, max_chars, unit="UTF8_CHAR")
+    if not 1 <= max_chars <= MAX_TEXT_CHARS:
+        raise ValueError(f"max_chars={max_chars!r} must be in [1, {MAX_TEXT_CHARS}].")
+    max_bytes = 4 * max_chars + 4
+    head = tf.strings.substr(texts, 0, max_bytes, unit="BYTE")
+    head = tf.strings.unicode_transcode(head, "UTF-8", "UTF-8", errors="replace")
+    bounded = tf.strings.substr(head, 0, max_chars, unit="UTF8_CHAR")
+    if not return_cut:
+        return bounded
+    cut = tf.logical_or(tf.strings.length(texts) > max_bytes,
+                        tf.strings.length(head, unit="UTF8_CHAR") > max_chars)
+    return bounded, cut
 
 
 def encode(tokenize, texts, second_texts=None, *, sequence_length, cls_id, sep_id, pad_id,
@@ -166,6 +238,14 @@ def encode(tokenize, texts, second_texts=None, *, sequence_length, cls_id, sep_i
 
     The one text-to-features path: `TextClassifierPreprocessor`, the
     fine-tuning datasets and so the serving graphs all call it.
+
+    Texts are cut to `max_chars` characters before tokenizing
+    (`bound_text_length`), so the work per text is bounded. Texts that were
+    not cut get exactly the ids they would get uncut. For a pair whose texts
+    are both cut by the packer anyway, longest-first truncation ranks a text
+    the bound cut as longer than one it did not cut, and two cut texts by
+    their size in bytes (their exact piece counts are not computed; this
+    decides only where an odd token goes).
 
     Args:
         tokenize: a function string [batch] -> int `tf.RaggedTensor`
@@ -182,12 +262,25 @@ def encode(tokenize, texts, second_texts=None, *, sequence_length, cls_id, sep_i
         max_chars = CHARS_PER_TOKEN * sequence_length
 
     def pieces(strings):
-        strings = bound_text_length(tf.reshape(strings, [-1]), max_chars)
-        ids = tokenize(strings)
+        strings = tf.reshape(strings, [-1])
+        bounded, cut = bound_text_length(strings, max_chars, return_cut=True)
+        ids = tokenize(bounded)
         if not isinstance(ids, (tf.RaggedTensor, tf.Tensor)):
             ids = tf.ragged.constant(ids, dtype=tf.int32)
-        return ids
+        if isinstance(ids, tf.Tensor):
+            ids = tf.RaggedTensor.from_tensor(ids)
+        # A cut text outranks any uncut one (it has more than max_chars
+        # characters, an uncut one at most max_chars pieces); cut texts rank
+        # by their size.
+        count = tf.cast(ids.row_lengths(), tf.int64)
+        ranking = tf.where(cut, count + 2 * tf.cast(max_chars, tf.int64)
+                           + tf.cast(tf.strings.length(strings), tf.int64), count)
+        return ids, ranking
 
-    second = None if second_texts is None else pieces(second_texts)
-    return pack(pieces(texts), second, sequence_length=sequence_length, cls_id=cls_id,
-                sep_id=sep_id, pad_id=pad_id)
+    first, first_rank = pieces(texts)
+    if second_texts is None:
+        return pack(first, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id,
+                    pad_id=pad_id)
+    second, second_rank = pieces(second_texts)
+    return pack(first, second, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id,
+                pad_id=pad_id, ranking_lengths=(first_rank, second_rank))

@@ -9,6 +9,7 @@ import keras
 from keras_hub.models import Preprocessor
 
 from keras_compact.preprocessing.packing import CHARS_PER_TOKEN
+from keras_compact.preprocessing.packing import MAX_TEXT_CHARS
 from keras_compact.preprocessing.packing import check_sequence_length
 from keras_compact.preprocessing.packing import encode
 
@@ -52,7 +53,7 @@ class TextClassifierPreprocessor(Preprocessor):
     """Tokenizes and packs texts or text pairs for the package's task models.
 
     Each example becomes `[CLS] a [SEP]`, or `[CLS] a [SEP] b [SEP]` for
-    pairs, with BERT's longest-first truncation to `sequence_length`,
+    pairs, with transformers' longest-first truncation to `sequence_length`,
     segment ids and a padding mask (`keras_compact.preprocessing.pack`), the
     ids the training pipelines and the exported serving graphs use.
 
@@ -106,9 +107,10 @@ class TextClassifierPreprocessor(Preprocessor):
         check_sequence_length(sequence_length, pair=bool(pair))
         if max_text_chars is not None and (
                 isinstance(max_text_chars, bool) or not isinstance(max_text_chars, int)
-                or max_text_chars < sequence_length):
+                or not sequence_length <= max_text_chars <= MAX_TEXT_CHARS):
             raise ValueError(f"max_text_chars={max_text_chars!r} must be None (64 characters per "
-                             f"position) or an integer >= sequence_length={sequence_length}.")
+                             f"position) or an integer in [sequence_length={sequence_length}, "
+                             f"{MAX_TEXT_CHARS}].")
         self.tokenizer = tokenizer
         self._sequence_length = sequence_length
         self.pair = bool(pair)
