@@ -13,9 +13,8 @@ count) get the same number of optimizer steps on the same batches:
   - TinyBERT without the attention loss (embedding + hidden MSE through
     learned projections), same schedule;
   - from scratch: distill-steps + finetune-steps on the gold labels.
-Token ids come from transformers' BertTokenizerFast on the checkpoint's
-vocab.txt, offline (the package's WordPiece tokenizer lands with branch
-i12-tokenizers; this script is a tool, not package code).
+Token ids come from `keras_compact.tokenizers.WordPieceTokenizer` (or,
+without it, transformers' BertTokenizerFast offline on the vocab.txt).
 
 `general` (general distillation of an ALBERT-style student): a small ALBERT
 teacher is pretrained with the package's pipeline (`PretrainingJob`) for
@@ -57,14 +56,33 @@ def _minilm_dir():
 
 
 def _tokenize(texts, vocab_file, seq_len):
-    from transformers import BertTokenizerFast
+    """Token ids from the package's WordPieceTokenizer (branch i12-tokenizers,
+    matching BertTokenizerFast); transformers' BertTokenizerFast, offline, on
+    a checkout without it."""
+    try:
+        import tensorflow as tf
 
-    tokenizer = BertTokenizerFast(vocab_file=vocab_file, do_lower_case=True)
-    encoded = tokenizer(list(texts), max_length=seq_len, truncation=True,
-                        padding="max_length", return_tensors="np")
-    return {"token_ids": encoded["input_ids"].astype("int32"),
-            "segment_ids": encoded["token_type_ids"].astype("int32"),
-            "padding_mask": encoded["attention_mask"].astype("int32")}
+        from keras_compact.preprocessing.packing import pack
+        from keras_compact.tokenizers import WordPieceTokenizer
+    except ImportError:
+        from transformers import BertTokenizerFast
+
+        print("Tokenizer: transformers' BertTokenizerFast (offline, vocab.txt)")
+        tokenizer = BertTokenizerFast(vocab_file=vocab_file, do_lower_case=True)
+        encoded = tokenizer(list(texts), max_length=seq_len, truncation=True,
+                            padding="max_length", return_tensors="np")
+        return {"token_ids": encoded["input_ids"].astype("int32"),
+                "segment_ids": encoded["token_type_ids"].astype("int32"),
+                "padding_mask": encoded["attention_mask"].astype("int32")}
+    print("Tokenizer: keras_compact.tokenizers.WordPieceTokenizer.from_huggingface")
+    tokenizer = WordPieceTokenizer.from_huggingface(os.path.dirname(vocab_file))
+    ids = tokenizer.tokenize(tf.constant(list(texts)))
+    if isinstance(ids, list):  # eager keras-hub tokenizers hand back lists
+        ids = tf.ragged.constant(ids, dtype=tf.int32)
+    packed = pack(ids, sequence_length=seq_len,
+                  cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id,
+                  pad_id=tokenizer.pad_token_id)
+    return {k: np.asarray(v).astype("int32") for k, v in packed.items()}
 
 
 def _batches(features, labels, batch_size, steps, seed):
@@ -149,7 +167,7 @@ def run_minilm(args):
     x_test = _tokenize([t for t, _ in test], vocab, args.seq_len)
     y_test = np.array([label for _, label in test], "int32")
     print(f"Section task: {len(train)} training / {len(test)} test paragraphs, "
-          f"{num_classes} classes, seq_len {args.seq_len} (BertTokenizerFast, offline)")
+          f"{num_classes} classes, seq_len {args.seq_len}")
 
     backbone = from_huggingface(folder)
     # The token table (30522 x 384) stays as pretrained during the short
