@@ -15,3 +15,10 @@ from keras_compact.models import AlbertPretrainer
 from keras_compact.models import CompactBackbone
 from keras_compact.models import TextClassifier
 from keras_compact.models import PRESETS
+
+# Everything a saved .keras file can name must be registered on import
+# (`keras.saving.load_model` looks classes up by their registered name):
+# the optimizer schedule of a saved pretrainer and the distillation model
+# live outside layers/ and models/.
+from keras_compact.optimizers import WarmupPolynomialDecay
+from keras_compact.distill import Distiller
