@@ -132,6 +132,7 @@ def train_vocabulary(
 
     from keras_compact.utils.atomic import atomic_file
     from keras_compact.utils.atomic import clean_stale_temporaries
+    from keras_compact.utils.atomic import naming_path
     from keras_compact.utils.atomic import temporary_name
 
     if os.path.isdir(output_path):
@@ -144,7 +145,7 @@ def train_vocabulary(
         # here rather than crashing SentencePiece's reader.
         text_path = os.path.join(workdir, "input.txt")
         lines = 0
-        with open(text_path, "w", encoding="utf-8") as out:
+        with naming_path(output_dir), open(text_path, "w", encoding="utf-8") as out:
             for path in files:
                 for line in read_text_lines(path):
                     if line:

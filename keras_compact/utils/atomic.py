@@ -136,6 +136,22 @@ def apply_umask_modes(path):
                 fix(os.path.join(root, name))
 
 
+@contextlib.contextmanager
+def naming_path(path):
+    """Re-raises an OSError that names no file (a write's ENOSPC) with `path`.
+
+    A failed `write()` reports "No space left on device" without saying
+    where; inside this context the error names the file being written.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None and error.errno is not None:
+            raise type(error)(error.errno, error.strerror or os.strerror(error.errno),
+                              os.fspath(path)) from error
+        raise
+
+
 def _remove(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
@@ -172,7 +188,8 @@ def atomic_file(path):
     # Keep the extension: Keras picks the format from it (.keras, .h5, ...).
     temp = os.path.join(directory, temporary_name(base, f".tmp{extension}"))
     try:
-        yield temp
+        with naming_path(path):
+            yield temp
         apply_umask_modes(temp)
         os.replace(temp, path)
     finally:
@@ -210,7 +227,8 @@ def atomic_directory(path):
         raise FileExistsError(
             errno.EEXIST, "already exists; choose a new directory name or remove it", path)
     with _temporary_directory_beside(path) as temp:
-        yield temp
+        with naming_path(path):
+            yield temp
         apply_umask_modes(temp)
         _rename_no_replace(temp, path)
 
@@ -264,7 +282,8 @@ def atomic_numbered_directory(parent, number=None, max_attempts=1000):
     parent = os.path.abspath(parent)
     with _temporary_directory_beside(os.path.join(parent, "version")) as temp:
         target = NumberedDirectory(temp)
-        yield target
+        with naming_path(parent):
+            yield target
         apply_umask_modes(temp)
         if number is not None:
             path = os.path.join(parent, str(number))
