@@ -214,13 +214,22 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
     version_path(base_dir, model_name, version)
     model_dir = os.path.join(base_dir, model_name)
     clean_stale_temporaries(model_dir)  # left by exports killed earlier
+    made = [d for d in (model_dir, base_dir) if not os.path.exists(d)]
     # A failed export leaves no version. Two exports at once without a version
     # both complete: the second rename takes the next free number.
-    with atomic_numbered_directory(model_dir, version) as target:
-        inner = os.path.join(target.temp, "saved_model")
-        export_saved_model(model, vocab, inner, seq_len=seq_len, label_names=label_names,
-                           pair=pair, trim_padding=trim_padding)
-        for name in os.listdir(inner):
-            os.rename(os.path.join(inner, name), os.path.join(target.temp, name))
-        os.rmdir(inner)
+    try:
+        with atomic_numbered_directory(model_dir, version) as target:
+            inner = os.path.join(target.temp, "saved_model")
+            export_saved_model(model, vocab, inner, seq_len=seq_len,
+                               label_names=label_names, pair=pair, trim_padding=trim_padding)
+            for name in os.listdir(inner):
+                os.rename(os.path.join(inner, name), os.path.join(target.temp, name))
+            os.rmdir(inner)
+    except BaseException:
+        for directory in made:  # a failed first export leaves no empty folders either
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
     return target.path

@@ -319,7 +319,6 @@ def run_distillation(job, verbose="auto", overwrite=False):
                          "SentencePiece model the teacher was trained with.")
     pretrainer = _load(job.pretrained, AlbertPretrainer, "pretrained") if job.pretrained \
         else None
-    check_against_teacher(job, teacher, pretrainer)
 
     task = load_section_task(seed=job.seed)
     if teacher.num_classes != len(task["label_names"]):
@@ -333,6 +332,7 @@ def run_distillation(job, verbose="auto", overwrite=False):
     # A student deeper than its teacher or a bad mapping: say so before the slow work.
     make_layer_mapping(student.backbone.num_layers, teacher.backbone.num_layers,
                        job.layer_mapping)
+    check_against_teacher(job, teacher, pretrainer)
     if student.count_params() > teacher.count_params():
         raise ValueError(
             f"The student ({job.student_preset} with --student-config "
