@@ -9,8 +9,6 @@ import os
 import pytest
 
 from keras_compact.cli.main import main
-from keras_compact.utils.run_settings import RunSettingsMismatch
-from keras_compact.utils.run_settings import check_run_settings
 
 TINY = '{"num_layers": 1, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32, ' \
        '"embedding_dim": 8}'
@@ -98,6 +96,9 @@ def test_distill_rerun_with_another_student_stops(tmp_path, spm_model, capsys):
 
 
 def test_outputs_without_a_record_and_another_kind_of_run(tmp_path):
+    from keras_compact.utils.run_settings import RunSettingsMismatch
+    from keras_compact.utils.run_settings import check_run_settings
+
     (tmp_path / "backup").mkdir()
     with pytest.raises(RunSettingsMismatch, match="no record of the settings"):
         check_run_settings(str(tmp_path), "pretrain", {"a": 1}, ["backup"])
