@@ -15,6 +15,9 @@ from keras_compact.models import AlbertPretrainer
 from keras_compact.models import CompactBackbone
 from keras_compact.models import TextClassifier
 from keras_compact.models import PRESETS
+from keras_compact.tokenizers import SentencePieceTokenizer
+from keras_compact.tokenizers import WordPieceTokenizer
+from keras_compact.tokenizers import load_tokenizer
 
 # Everything a saved .keras file can name must be registered on import
 # (`keras.saving.load_model` looks classes up by their registered name):
