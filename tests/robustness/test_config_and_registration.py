@@ -31,8 +31,11 @@ def test_from_preset_and_the_constructor_reject_a_misspelt_key():
 
 @pytest.mark.parametrize("command", [
     ["summary", "--preset", "tinybert_4"],
-    ["pretrain", "--output-dir", "{tmp}/p", "--steps", "1"],
-    ["finetune", "--output-dir", "{tmp}/f", "--vocab", "{vocab}"],
+    ["pretrain", "--output-dir", "{tmp}/p", "--vocab", "{vocab}", "--steps", "1",
+     "--checkpoint-every", "1", "--batch-size", "2", "--seq-len", "16", "--eval-steps", "0"],
+    ["finetune", "--output-dir", "{tmp}/f", "--vocab", "{vocab}", "--epochs", "1",
+     "--max-train-examples", "2", "--max-eval-examples", "2", "--batch-size", "2",
+     "--seq-len", "16"],
     ["distill", "--output-dir", "{tmp}/d", "--vocab", "{vocab}", "--teacher", "{vocab}",
      "--num-variants", "0"],
 ])

@@ -50,7 +50,8 @@ def test_tfrecords_of_another_vocabulary_fail_before_any_work(tmp_path, examples
     --vocab: an error naming both sizes, and the run directory is not made."""
     run = tmp_path / "run"
     assert main(["pretrain", "--output-dir", str(run), "--tfrecords", examples[0],
-                 "--vocab", other_vocab, "--config", TINY, "--steps", "2"]) == 2
+                 "--vocab", other_vocab, "--config", TINY, "--steps", "2",
+                 "--checkpoint-every", "1", "--batch-size", "2", "--eval-steps", "0"]) == 2
     line = _error(capsys)
     assert "4000-piece vocabulary" in line and "300 pieces" in line
     assert not run.exists()
@@ -62,7 +63,8 @@ def test_tfrecords_length_is_checked_and_is_the_default(tmp_path, examples, spm_
     64-position model); without --seq-len the records' length is used."""
     run = tmp_path / "run"
     assert main(["pretrain", "--output-dir", str(run), "--tfrecords", examples[0],
-                 "--vocab", spm_model, "--config", TINY, "--seq-len", "64"]) == 2
+                 "--vocab", spm_model, "--config", TINY, "--seq-len", "64", "--steps", "2",
+                 "--checkpoint-every", "1", "--batch-size", "2", "--eval-steps", "0"]) == 2
     line = _error(capsys)
     assert "--seq-len 64 does not match" in line and "max_seq_len=32" in line
     assert not run.exists()
@@ -83,10 +85,17 @@ def test_tfrecords_length_is_checked_and_is_the_default(tmp_path, examples, spm_
      "--learning-rate must be a positive number"),
     (["finetune", "--learning-rate", "0"], "--learning-rate must be positive"),
 ])
-def test_bad_training_values_are_rejected(argv, message, tmp_path, spm_model, capsys):
+def test_bad_training_values_are_rejected(argv, message, tmp_path, spm_model, examples,
+                                         capsys):
     """Item 10: a negative or zero rate, step count or length is an error."""
-    extra = {"pretrain": ["--vocab", spm_model],
-             "finetune": ["--vocab", spm_model],
+    # Tiny settings first (the value under test comes after and wins), so a
+    # version without the checks trains briefly instead of for hours.
+    extra = {"pretrain": ["--vocab", spm_model, "--corpus", examples[1], "--config", TINY,
+                          "--steps", "2", "--checkpoint-every", "1", "--batch-size", "2",
+                          "--seq-len", "16", "--eval-steps", "0"],
+             "finetune": ["--vocab", spm_model, "--config", TINY, "--epochs", "1",
+                          "--max-train-examples", "4", "--max-eval-examples", "2",
+                          "--batch-size", "2", "--seq-len", "16"],
              "distill": ["--vocab", spm_model, "--teacher", spm_model]}[argv[0]]
     run = tmp_path / "run"
     assert main([argv[0], "--output-dir", str(run), *extra, *argv[1:]]) == 2
