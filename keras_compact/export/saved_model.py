@@ -39,6 +39,8 @@ import os
 
 from keras_compact.export.versions import version_path
 from keras_compact.utils.atomic import atomic_directory
+from keras_compact.utils.atomic import atomic_numbered_directory
+from keras_compact.utils.atomic import clean_stale_temporaries
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 TRIM_MULTIPLE = 8
@@ -328,6 +330,8 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
     Raises:
         ValueError: a bad name or version, the version exists, the model is
             not exportable (wrong backend or type), or a bad argument.
+        FileExistsError: `version` was given and a concurrent export wrote
+            it first (without `version`, the next free number is taken).
 
     Example:
     ```python
@@ -337,7 +341,26 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
     """
     if base_dir is None or model_name is None:
         raise ValueError("base_dir and model_name are required (BASE_DIR/MODEL_NAME/VERSION).")
-    # atomic_directory creates BASE_DIR/MODEL_NAME; a failed export leaves no version.
-    path = version_path(base_dir, model_name, version)
-    return export_saved_model(model, vocab, path, seq_len=seq_len, label_names=label_names,
-                              pair=pair, trim_padding=trim_padding)
+    # Checks the name and an explicit version early; the number is fixed at the rename.
+    version_path(base_dir, model_name, version)
+    model_dir = os.path.join(base_dir, model_name)
+    clean_stale_temporaries(model_dir)  # left by exports killed earlier
+    made = [d for d in (model_dir, base_dir) if not os.path.exists(d)]
+    # A failed export leaves no version. Two exports at once without a version
+    # both complete: the second rename takes the next free number.
+    try:
+        with atomic_numbered_directory(model_dir, version) as target:
+            inner = os.path.join(target.temp, "saved_model")
+            export_saved_model(model, vocab, inner, seq_len=seq_len,
+                               label_names=label_names, pair=pair, trim_padding=trim_padding)
+            for name in os.listdir(inner):
+                os.rename(os.path.join(inner, name), os.path.join(target.temp, name))
+            os.rmdir(inner)
+    except BaseException:
+        for directory in made:  # a failed first export leaves no empty folders either
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+    return target.path
