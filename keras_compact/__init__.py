@@ -18,3 +18,6 @@ from keras_compact.models import TextEmbedder
 from keras_compact.models import TextRegressor
 from keras_compact.preprocessing import TextClassifierPreprocessor
 from keras_compact.models import PRESETS
+from keras_compact.tokenizers import SentencePieceTokenizer
+from keras_compact.tokenizers import WordPieceTokenizer
+from keras_compact.tokenizers import load_tokenizer
