@@ -17,8 +17,10 @@ from tests.preprocessing.conftest import wordpiece_tokenizer
 
 CLIENT = os.path.join(os.path.dirname(__file__), "serving_client.py")
 FIRST = ["What does the function return?", "Is the weather nice today?", "",
-         "A long question about lists, tuples, dictionaries and sets. " * 20]
-SECOND = ["It returns a list of names.", "", "Nothing.", "Short answer."]
+         "A long question about lists, tuples, dictionaries and sets. " * 20,
+         "Café naïve résumé – Straße ½ ﬁne", "日本語のテキストと한국어 문장", "emoji 👩‍👩‍👧 zero\u200bwidth"]
+SECOND = ["It returns a list of names.", "", "Nothing.", "Short answer.",
+          "ÉCOLE in CAPS, full-width ＡＢＣ１２３", "[MASK] typed in text", "tab\tand\u00a0nbsp"]
 
 
 @pytest.fixture(scope="module")

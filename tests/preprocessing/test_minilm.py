@@ -19,7 +19,7 @@ SENTENCES = [
     "It was the best of times, it was the worst of times, it was the age of wisdom, "
     "it was the age of foolishness, it was the epoch of belief, it was the epoch of "
     "incredulity, it was the season of Light, it was the season of Darkness. " * 3,
-    "",
+    "", "Café naïve résumé – Straße ½ ﬁne", "日本語のテキストと한국어 문장 👩‍👩‍👧",
 ]
 
 
