@@ -155,7 +155,7 @@ def _check_text_batch(text, name):
     # while a loaded TF2 signature is also called with other ranks.
     rank = tf.raw_ops.Rank(input=text)
     check = tf.debugging.assert_equal(
-        rank, 1, message=f"'{name}' must be a vector of strings, shape [batch] (a scalar or a "
+        rank, 1, message=f"Input {name} must be a vector of strings, shape [batch] (a scalar or a "
                          "matrix is not accepted); send one string per example")
     with tf.control_dependencies([check]):
         return tf.identity(text)
@@ -171,24 +171,24 @@ def _check_token_ids(features, vocabulary_size, num_segments):
     for key in ("segment_ids", "padding_mask"):
         checks.append(tf.debugging.assert_equal(
             tf.shape(features[key], out_type=tf.int32), rows,
-            message=f"'{key}' must have the shape of 'token_ids' [batch, seq_len] (same "
+            message=f"Input {key} must have the shape of token_ids [batch, seq_len] (same "
                     "batch size, no broadcasting)"))
     checks.append(tf.debugging.assert_non_negative(
-        token_ids, message="'token_ids' must be >= 0 (negative ids are not token ids)"))
+        token_ids, message="Input token_ids must be >= 0 (negative ids are not token ids)"))
     checks.append(tf.debugging.assert_less(
         token_ids, tf.constant(vocabulary_size, tf.int32),
-        message=f"'token_ids' must be < vocabulary_size={vocabulary_size} (ids outside the "
+        message=f"Input token_ids must be < vocabulary_size={vocabulary_size} (ids outside the "
                 "model's token table)"))
     segments = features["segment_ids"]
     checks.append(tf.debugging.assert_non_negative(
-        segments, message="'segment_ids' must be >= 0"))
+        segments, message="Input segment_ids must be >= 0"))
     checks.append(tf.debugging.assert_less(
         segments, tf.constant(num_segments, tf.int32),
-        message=f"'segment_ids' must be < num_segments={num_segments}"))
+        message=f"Input segment_ids must be < num_segments={num_segments}"))
     mask = features["padding_mask"]
     checks.append(tf.debugging.assert_equal(
         tf.logical_or(tf.equal(mask, 0), tf.equal(mask, 1)), True,
-        message="'padding_mask' must hold only 0 (padding) and 1 (real token)"))
+        message="Input padding_mask must hold only 0 (padding) and 1 (real token)"))
     with tf.control_dependencies(checks):
         return {key: tf.identity(value) for key, value in features.items()}
 
