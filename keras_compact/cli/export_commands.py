@@ -59,14 +59,20 @@ def run_export(args):
 
     labels = _read_labels(args.labels) if args.labels else {}
     vocab = args.vocab or labels.get("vocab")
-    if not vocab:
-        raise ValueError("--vocab is required (or --labels with a labels.json that names "
-                         "the vocabulary).")
-    seq_len = args.seq_len if args.seq_len is not None else labels.get("seq_len", 128)
     model = _load_model(args.model)
-    path = export_for_serving(model, vocab, args.base_dir, args.name, seq_len=seq_len,
+    has_preprocessor = getattr(model, "preprocessor", None) is not None
+    if not vocab and not has_preprocessor:
+        raise ValueError("--vocab is required for a model saved without a preprocessor (or "
+                         "--labels with a labels.json that names the vocabulary).")
+    # A model with a preprocessor serves its own tokenizer and length unless told;
+    # an explicit --seq-len (0 included) is never replaced by a default.
+    seq_len = args.seq_len if args.seq_len is not None else (
+        labels.get("seq_len") or (None if has_preprocessor else 128))
+    path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
+                              args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
-                              pair=args.pair, trim_padding=not args.fixed_width)
+                              pair=True if args.pair else None,
+                              trim_padding=not args.fixed_width)
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
     print("Signatures:")
@@ -89,7 +95,8 @@ def register(subparsers):
                         help="Directory above the model's: writes BASE_DIR/NAME/VERSION.")
     parser.add_argument("--name", required=True, help="Served model name.")
     parser.add_argument("--vocab", default=None, metavar="PATH.model",
-                        help="SentencePiece model (default: the one in --labels).")
+                        help="Vocabulary (.model / vocab.txt) for a model saved without a "
+                             "preprocessor (default: the one in --labels).")
     parser.add_argument("--labels", default=None, metavar="labels.json",
                         help="From `keras-compact finetune`: label names, seq_len, vocab.")
     parser.add_argument("--version", type=int, default=None,
