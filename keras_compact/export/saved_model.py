@@ -79,7 +79,7 @@ def _check_model(model):
 
 
 def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=False,
-                       trim_padding=True):
+                       trim_padding=True, quantize=None):
     """Writes a SavedModel with raw-text and token-id signatures to `path`.
 
     The directory is written under a temporary name and renamed into place.
@@ -98,6 +98,9 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
             call at [batch, seq_len], e.g. for servers that compile per shape.
             Backbones always keep the full width (`sequence_output` is
             [batch, seq_len, hidden]).
+        quantize: None (float weights) or "int8": export an int8 copy made
+            by Keras' `Model.quantize` (`keras_compact.export.quantize`); the
+            signatures are the same.
 
     Returns:
         `path`.
@@ -136,6 +139,10 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
                              f"has {model.num_classes} classes.")
     if os.path.exists(path):
         raise ValueError(f"{path} already exists; export to a new directory.")
+    if quantize is not None:
+        from keras_compact.export.quantize import quantize_model
+
+        model = quantize_model(model, quantize)
     with open(vocab, "rb") as handle:
         packer = TextPacker(handle.read(), seq_len)
     names = None if label_names is None else tf.constant(list(label_names), tf.string)
@@ -178,7 +185,7 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
 
 
 def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_names=None,
-                       version=None, pair=False, trim_padding=True):
+                       version=None, pair=False, trim_padding=True, quantize=None):
     """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
 
     The version is written under a hidden temporary name beside it and
@@ -190,7 +197,8 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
         base_dir: the directory above the model's; TF Serving's
             --model_base_path is BASE_DIR/MODEL_NAME.
         model_name: the served model's name (a directory name).
-        seq_len, label_names, pair, trim_padding: as `export_saved_model`.
+        seq_len, label_names, pair, trim_padding, quantize: as
+            `export_saved_model`.
         version: int or None for the next free version (1 for a new model).
 
     Returns:
@@ -209,4 +217,4 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
     # atomic_directory creates BASE_DIR/MODEL_NAME; a failed export leaves no version.
     path = version_path(base_dir, model_name, version)
     return export_saved_model(model, vocab, path, seq_len=seq_len, label_names=label_names,
-                              pair=pair, trim_padding=trim_padding)
+                              pair=pair, trim_padding=trim_padding, quantize=quantize)
