@@ -188,6 +188,15 @@ def litert_text_ops(tokenizer, lowercase=None):
                                  f"{type(tokenizer).__name__}")
 
 
+def _indicator(value):
+    """1 where value >= 1, else 0, with integer ops: the TFLite converter folds a
+    bool -> int32 cast feeding Keras' embedding lookup into a `zeros_like` on
+    bools, which it then rejects."""
+    import tensorflow as tf
+
+    return tf.clip_by_value(value, 0, 1)
+
+
 def pack_dense(ops, seq_len, first, second=None):
     """`[CLS] a [SEP] (b [SEP])` packing with TFLite builtin ops only.
 
@@ -238,9 +247,9 @@ def pack_dense(ops, seq_len, first, second=None):
         token_ids = tf.where(in_b, ids_b, token_ids)
         end = start_b + keep_b
         token_ids = tf.where(position == end[:, None], ops.sep_id, token_ids)
-        segment_ids = tf.cast((position >= start_b[:, None]) & (position <= end[:, None]),
-                              tf.int32)
-    padding_mask = tf.cast(position <= end[:, None], tf.int32)
+        segment_ids = (_indicator(position - start_b[:, None] + 1)
+                       * _indicator(end[:, None] - position + 1))
+    padding_mask = _indicator(end[:, None] - position + 1)
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
 
@@ -271,16 +280,25 @@ def litert_interpreter(path_or_bytes, num_threads=None):
     runner = litert_interpreter("sections.tflite", num_threads=1).get_signature_runner()
     ```
     """
+    import warnings
+
     import tensorflow_text as tf_text
-    from tensorflow.lite.python import interpreter
+
+    try:  # the LiteRT package, when installed
+        from ai_edge_litert import interpreter
+    except ImportError:
+        from tensorflow.lite.python import interpreter
 
     if isinstance(path_or_bytes, bytes):
         source = dict(model_content=path_or_bytes)
     else:
         source = dict(model_path=os.fspath(path_or_bytes))
-    return interpreter.InterpreterWithCustomOps(
-        custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
-        num_threads=num_threads, **source)
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter warns that it moves to ai_edge_litert; it still runs.
+        warnings.filterwarnings("ignore", message=r"(?s).*tf.lite.Interpreter is deprecated")
+        return interpreter.InterpreterWithCustomOps(
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS,
+            num_threads=num_threads, **source)
 
 
 def _check_runs(flat):

