@@ -86,16 +86,34 @@ def _sentencepiece_ops(proto, source):
                                     f"({' or '.join(pieces)}); train it with "
                                     "`keras-compact vocab`.")
         ids[role] = found[0]
+    from sentencepiece import sentencepiece_model_pb2
+
+    fix = ("Fix: train a unigram SentencePiece model (`keras-compact vocab` does), or export "
+           "the token-id model with raw_text=False (CLI: --token-ids) and tokenize in the app.")
+    model_proto = sentencepiece_model_pb2.ModelProto.FromString(proto)
+    model_type = sentencepiece_model_pb2.TrainerSpec.ModelType.Name(
+        model_proto.trainer_spec.model_type)
+    if model_type != "UNIGRAM":
+        # Measured with tensorflow-text 2.21: the op loads a BPE model without
+        # complaint but segments it as a unigram model (other ids).
+        raise LiteRTExportError(
+            f"SentencePiece model {source} is a {model_type} model; tensorflow-text's "
+            "FastSentencepieceTokenize op (the SentencePiece tokenizer LiteRT can run) "
+            f"implements unigram models only and would give other ids. {fix}")
     try:
         tokenizer = tf_text.FastSentencepieceTokenizer(proto)
-        tokenizer.tokenize(tf.constant(["a"]))
+        probe = ["Lists are mutable sequences, 3.14 ünïcode.", "", "x  y"]
+        got = tokenizer.tokenize(tf.constant(probe)).to_list()
     except Exception as error:  # the op's model converter raises several types
         raise LiteRTExportError(
             f"tensorflow-text's FastSentencepieceTokenize op cannot load SentencePiece "
             f"model {source} ({type(error).__name__}: {str(error).strip()[:200]}). "
-            "Fix: train a unigram SentencePiece model (`keras-compact vocab` does), or "
-            "export the token-id model with raw_text=False (CLI: --token-ids) and "
-            "tokenize in the app.") from None
+            f"{fix}") from None
+    if got != [processor.encode(text) for text in probe]:
+        raise LiteRTExportError(
+            f"tensorflow-text's FastSentencepieceTokenize op segments text differently from "
+            f"the sentencepiece library with model {source} (normalization "
+            f"{model_proto.normalizer_spec.name!r}). {fix}")
 
     def tokenize(texts):
         ragged = tokenizer.tokenize(texts)
