@@ -332,43 +332,18 @@ def _check_runs(flat):
             "or export the token-id model with raw_text=False.") from None
 
 
-def export_litert(model, tokenizer, path, seq_len=128, quantize=None, raw_text=True,
-                  pair=False, lowercase=None):
-    """Writes a .tflite classifier or embedder, raw strings in.
+def text_archive(model, tokenizer, seq_len=128, raw_text=True, pair=False, lowercase=None):
+    """A `keras.export.ExportArchive` whose "serving_default" is the LiteRT one.
 
-    Args:
-        model: a `TextClassifier` (outputs logits, probabilities, label_ids)
-            or a `CompactBackbone` (pooled_output, embedding).
-        tokenizer: see `litert_text_ops` (SentencePiece or WordPiece); may be
-            None with `raw_text=False`.
-        path: the .tflite file to write (replaced atomically).
-        seq_len: int. Tokens per example, [CLS] and [SEP] included.
-        quantize: None (float32) or "int8" (dynamic-range: int8 weights).
-        raw_text: bool. False takes token ids instead of strings.
-        pair: bool. Two texts per example ("text", "text_b").
-        lowercase: WordPiece only, see `litert_text_ops`.
-
-    Returns:
-        `path`.
-
-    Raises:
-        LiteRTExportError: a model type, tokenizer or op LiteRT cannot run
-            (the message names it and the fix), or bad arguments.
-
-    Example:
-    ```python
-    export_litert(classifier, "vocab/spm.model", "sections.int8.tflite", quantize="int8")
-    runner = litert_interpreter("sections.int8.tflite").get_signature_runner()
-    runner(text=np.array(["Lists are mutable sequences."]))["probabilities"]
-    ```
+    The graph `export_litert` converts, with the LiteRT-compatible tokenizer;
+    it also writes a SavedModel (`archive.write_out(path)`), e.g. for a
+    WordPiece model, whose tokenizer `export_saved_model` does not take.
+    Arguments as `export_litert`.
     """
     import tensorflow as tf
     from keras.export import ExportArchive
 
     kind, backbone = _model_kind(model)
-    if quantize not in (None,) + LITERT_QUANTIZE:
-        raise LiteRTExportError(f"quantize={quantize!r}: use None (float32) or 'int8' "
-                                "(dynamic-range).")
     if (isinstance(seq_len, bool) or not isinstance(seq_len, int)
             or not (4 if pair else 3) <= seq_len <= backbone.max_sequence_length):
         raise LiteRTExportError(f"seq_len={seq_len!r} must be an integer in "
@@ -420,6 +395,45 @@ def export_litert(model, tokenizer, path, seq_len=128, quantize=None, raw_text=T
         signature = [tf.TensorSpec([None, seq_len], tf.int32, name=k)
                      for k in ("token_ids", "segment_ids", "padding_mask")]
     archive.add_endpoint("serving_default", serve, input_signature=signature)
+    return archive
+
+
+def export_litert(model, tokenizer, path, seq_len=128, quantize=None, raw_text=True,
+                  pair=False, lowercase=None):
+    """Writes a .tflite classifier or embedder, raw strings in.
+
+    Args:
+        model: a `TextClassifier` (outputs logits, probabilities, label_ids)
+            or a `CompactBackbone` (pooled_output, embedding).
+        tokenizer: see `litert_text_ops` (SentencePiece or WordPiece); may be
+            None with `raw_text=False`.
+        path: the .tflite file to write (replaced atomically).
+        seq_len: int. Tokens per example, [CLS] and [SEP] included.
+        quantize: None (float32) or "int8" (dynamic-range: int8 weights).
+        raw_text: bool. False takes token ids instead of strings.
+        pair: bool. Two texts per example ("text", "text_b").
+        lowercase: WordPiece only, see `litert_text_ops`.
+
+    Returns:
+        `path`.
+
+    Raises:
+        LiteRTExportError: a model type, tokenizer or op LiteRT cannot run
+            (the message names it and the fix), or bad arguments.
+
+    Example:
+    ```python
+    export_litert(classifier, "vocab/spm.model", "sections.int8.tflite", quantize="int8")
+    runner = litert_interpreter("sections.int8.tflite").get_signature_runner()
+    runner(text=np.array(["Lists are mutable sequences."]))["probabilities"]
+    ```
+    """
+    import tensorflow as tf
+
+    if quantize not in (None,) + LITERT_QUANTIZE:
+        raise LiteRTExportError(f"quantize={quantize!r}: use None (float32) or 'int8' "
+                                "(dynamic-range).")
+    archive = text_archive(model, tokenizer, seq_len, raw_text, pair, lowercase)
     with tempfile.TemporaryDirectory() as temp:
         saved = os.path.join(temp, "saved_model")
         archive.write_out(saved, verbose=False)
