@@ -113,8 +113,8 @@ def build(model_kind, work_dir, classifier_path=None):
         return {"embedding": tf.reduce_sum(result["sequence_output"] * mask, 1)
                 / tf.reduce_sum(mask, 1)}
 
-    tf2onnx.convert.from_function(ids_fn, input_signature=specs, opset=17,
-                                  output_path=os.path.join(out, "model.onnx"))
+    proto, _ = tf2onnx.convert.from_function(ids_fn, input_signature=specs, opset=17)
+    write_onnx(proto, os.path.join(out, "model.onnx"))
     # PyTorch: the BertModel checkpoint (+ the head's weights for the classifier).
     if model_kind == "task":
         to_huggingface(backbone, os.path.join(out, "hf"))
@@ -128,6 +128,31 @@ def build(model_kind, work_dir, classifier_path=None):
     with open(manifest_path, "w") as handle:
         json.dump(manifest, handle)
     return manifest
+
+
+def write_onnx(proto, path):
+    """Saves the ONNX model, rewriting Erfc (ONNX has none) as 1 - Erf.
+
+    TensorFlow's exact GELU lowers to Erfc, which tf2onnx passes through
+    unchanged and ONNX Runtime then refuses to load.
+    """
+    import onnx
+    from onnx import helper
+
+    nodes = []
+    for node in proto.graph.node:
+        if node.op_type != "Erfc":
+            nodes.append(node)
+            continue
+        erf = node.output[0] + "_erf"
+        one = node.output[0] + "_one"
+        nodes.append(helper.make_node("Constant", [], [one], value=helper.make_tensor(
+            one, onnx.TensorProto.FLOAT, [], [1.0])))
+        nodes.append(helper.make_node("Erf", [node.input[0]], [erf]))
+        nodes.append(helper.make_node("Sub", [one, erf], [node.output[0]]))
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    onnx.save(proto, path)
 
 
 # --------------------------------------------------------------------------- measure
