@@ -31,7 +31,6 @@ disturbed one). Prints ms per batch and ratios, from one run:
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
