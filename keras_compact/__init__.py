@@ -14,6 +14,9 @@ from keras_compact.layers import TransformerBlock
 from keras_compact.models import AlbertPretrainer
 from keras_compact.models import CompactBackbone
 from keras_compact.models import TextClassifier
+from keras_compact.models import TextEmbedder
+from keras_compact.models import TextRegressor
+from keras_compact.preprocessing import TextClassifierPreprocessor
 from keras_compact.models import PRESETS
 from keras_compact.tokenizers import SentencePieceTokenizer
 from keras_compact.tokenizers import WordPieceTokenizer

@@ -38,26 +38,34 @@ def run_export(args):
 
     labels = _read_labels(args.labels) if args.labels else {}
     vocab = args.vocab or labels.get("vocab")
-    if not vocab:
-        raise ValueError("--vocab is required (or --labels with a labels.json that names "
-                         "the vocabulary).")
-    seq_len = args.seq_len or labels.get("seq_len") or 128
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"--model {args.model!r} does not exist.")
     model = keras.saving.load_model(args.model, compile=False)
+    has_preprocessor = getattr(model, "preprocessor", None) is not None
+    if not vocab and not has_preprocessor:
+        raise ValueError("--vocab is required for a model saved without a preprocessor (or "
+                         "--labels with a labels.json that names the vocabulary).")
     if args.format == "litert":
-        return _run_litert(args, model, vocab, seq_len)
+        seq_len = (args.seq_len or labels.get("seq_len")
+                   or (model.preprocessor.sequence_length if has_preprocessor else 128))
+        return _run_litert(args, model, None if has_preprocessor else vocab, seq_len)
     if args.token_ids:
         raise ValueError("--token-ids is for --format litert; SavedModels always offer the "
                          "serve_token_ids signature beside the raw-text one.")
     if args.quantize:
         from keras_compact.export.quantize import quantize_model
 
-        # Quantized here (not in export_for_serving) so --quantize-skip reaches it.
-        model = quantize_model(model, args.quantize, skip=args.quantize_skip or ())
-    path = export_for_serving(model, vocab, args.base_dir, args.name, seq_len=seq_len,
+        # In place (the loaded model is this command's own), before the export, so
+        # that --quantize-skip reaches Model.quantize.
+        model = quantize_model(model, args.quantize, skip=args.quantize_skip or (),
+                               copy=False)
+    # A model with a preprocessor serves its own tokenizer and length unless told.
+    seq_len = args.seq_len or labels.get("seq_len") or (None if has_preprocessor else 128)
+    path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
+                              args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
-                              pair=args.pair, trim_padding=not args.fixed_width)
+                              pair=True if args.pair else None,
+                              trim_padding=not args.fixed_width)
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
     print("Signatures:")
@@ -110,8 +118,9 @@ def register(subparsers):
                         help="Directory above the model's: writes BASE_DIR/NAME/VERSION.")
     parser.add_argument("--name", required=True, help="Served model name.")
     parser.add_argument("--vocab", default=None, metavar="PATH.model",
-                        help="SentencePiece model (default: the one in --labels); LiteRT also "
-                             "takes a WordPiece vocab.txt or Hugging Face tokenizer folder.")
+                        help="Vocabulary (.model / vocab.txt) for a model saved without a "
+                             "preprocessor (default: the one in --labels); LiteRT also takes "
+                             "a Hugging Face tokenizer folder.")
     parser.add_argument("--labels", default=None, metavar="labels.json",
                         help="From `keras-compact finetune`: label names, seq_len, vocab.")
     parser.add_argument("--version", type=int, default=None,

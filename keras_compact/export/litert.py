@@ -34,9 +34,10 @@ Signatures (one, "serving_default"):
 - raw text: "text" (string [batch]; plus "text_b" with `pair=True`);
 - token ids (`raw_text=False`): "token_ids", "segment_ids",
   "padding_mask" (int32 [batch, seq_len]);
-- outputs, classifier: "logits", "probabilities", "label_ids"; backbone
-  (embedder): "pooled_output" and "embedding" (mean of the sequence output
-  over real tokens, the sentence-transformers pooling).
+- outputs, classifier: "logits", "probabilities", "label_ids"; regressor:
+  "score"; `TextEmbedder`: "embedding"; backbone: "pooled_output" and
+  "embedding" (mean of the sequence output over real tokens, the
+  sentence-transformers pooling).
 
 Example:
 ```python
@@ -298,18 +299,20 @@ def _model_kind(model):
 
     from keras_compact.models import CompactBackbone
     from keras_compact.models import TextClassifier
+    from keras_compact.models import TextEmbedder
+    from keras_compact.models import TextRegressor
 
     if keras.backend.backend() != "tensorflow":
         raise LiteRTExportError(
             "LiteRT export needs KERAS_BACKEND=tensorflow (active: "
             f"{keras.backend.backend()}); save the model as .keras and export it from a "
             "TensorFlow-backend process.")
-    if isinstance(model, TextClassifier):
-        return "classifier", model.backbone
-    if isinstance(model, CompactBackbone):
-        return "embedder", model
-    raise LiteRTExportError(f"LiteRT export takes a TextClassifier or a CompactBackbone, "
-                            f"got {type(model).__name__}.")
+    for cls, kind in ((TextRegressor, "regressor"), (TextClassifier, "classifier"),
+                      (TextEmbedder, "text_embedder"), (CompactBackbone, "embedder")):
+        if isinstance(model, cls):
+            return kind, model if kind == "embedder" else model.backbone
+    raise LiteRTExportError(f"LiteRT export takes a TextClassifier, TextRegressor, "
+                            f"TextEmbedder or CompactBackbone, got {type(model).__name__}.")
 
 
 def litert_interpreter(path_or_bytes, num_threads=None):
@@ -387,6 +390,10 @@ def text_archive(model, tokenizer, seq_len=128, raw_text=True, pair=False, lower
 
     def outputs(features):
         result = model(features, training=False)
+        if kind == "regressor":
+            return {"score": tf.cast(result, tf.float32)[:, 0]}
+        if kind == "text_embedder":
+            return {"embedding": tf.cast(result, tf.float32)}
         if kind == "classifier":
             logits = tf.cast(result, tf.float32)
             return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1),
@@ -425,10 +432,12 @@ def export_litert(model, tokenizer, path, seq_len=128, quantize=None, raw_text=T
     """Writes a .tflite classifier or embedder, raw strings in.
 
     Args:
-        model: a `TextClassifier` (outputs logits, probabilities, label_ids)
-            or a `CompactBackbone` (pooled_output, embedding).
-        tokenizer: see `litert_text_ops` (SentencePiece or WordPiece); may be
-            None with `raw_text=False`.
+        model: a `TextClassifier` (outputs logits, probabilities, label_ids),
+            `TextRegressor` (score), `TextEmbedder` (embedding) or
+            `CompactBackbone` (pooled_output, embedding).
+        tokenizer: see `litert_text_ops` (SentencePiece or WordPiece); None
+            takes the model's preprocessor's tokenizer, and is fine with
+            `raw_text=False`.
         path: the .tflite file to write (replaced atomically).
         seq_len: int. Tokens per example, [CLS] and [SEP] included.
         quantize: None (float32) or "int8" (dynamic-range: int8 weights).

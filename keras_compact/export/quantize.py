@@ -91,9 +91,15 @@ def unquantizable_layers(model, skip=()):
 
 
 def _copy(model):
-    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
-    copy.set_weights(model.get_weights())
-    return copy
+    """A full copy through a .keras file: weights and assets (a preprocessor's
+    vocabulary) included."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as temp:
+        path = os.path.join(temp, "model.keras")
+        model.save(path)
+        return keras.saving.load_model(path, compile=False)
 
 
 def quantize_model(model, mode="int8", skip=(), copy=True):
