@@ -87,7 +87,7 @@ def _run_litert(args, model, vocab, seq_len):
     suffix = ".int8.tflite" if args.quantize else ".tflite"
     path = os.path.join(args.base_dir, args.name + suffix)
     export_litert(model, vocab, path, seq_len=seq_len, quantize=args.quantize,
-                  raw_text=not args.token_ids, pair=args.pair)
+                  raw_text=not args.token_ids, pair=True if args.pair else None)
     print(f"LiteRT model: {path} ({os.path.getsize(path) / 2**20:.1f} MiB, "
           f"{'int8 dynamic-range' if args.quantize else 'float32'}, "
           f"{'token ids' if args.token_ids else 'raw text'} in)")

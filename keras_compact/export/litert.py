@@ -357,7 +357,7 @@ def _check_runs(flat):
             "or export the token-id model with raw_text=False.") from None
 
 
-def text_archive(model, tokenizer, seq_len=128, raw_text=True, pair=False, lowercase=None):
+def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lowercase=None):
     """A `keras.export.ExportArchive` whose "serving_default" is the LiteRT one.
 
     The graph `export_litert` converts, with the LiteRT-compatible tokenizer;
@@ -369,6 +369,11 @@ def text_archive(model, tokenizer, seq_len=128, raw_text=True, pair=False, lower
     from keras.export import ExportArchive
 
     kind, backbone = _model_kind(model)
+    preprocessor = getattr(model, "preprocessor", None)
+    if seq_len is None:
+        seq_len = getattr(preprocessor, "sequence_length", None) or 128
+    if pair is None:
+        pair = bool(getattr(preprocessor, "pair", False))
     if (isinstance(seq_len, bool) or not isinstance(seq_len, int)
             or not (4 if pair else 3) <= seq_len <= backbone.max_sequence_length):
         raise LiteRTExportError(f"seq_len={seq_len!r} must be an integer in "
@@ -377,7 +382,6 @@ def text_archive(model, tokenizer, seq_len=128, raw_text=True, pair=False, lower
     text_ops = None
     if raw_text:
         if tokenizer is None:
-            preprocessor = getattr(model, "preprocessor", None)
             tokenizer = getattr(preprocessor, "tokenizer", None)
         if tokenizer is None:
             raise LiteRTExportError("A raw-text LiteRT model needs the tokenizer: pass "
@@ -427,8 +431,8 @@ def text_archive(model, tokenizer, seq_len=128, raw_text=True, pair=False, lower
     return archive
 
 
-def export_litert(model, tokenizer, path, seq_len=128, quantize=None, raw_text=True,
-                  pair=False, lowercase=None):
+def export_litert(model, tokenizer, path, seq_len=None, quantize=None, raw_text=True,
+                  pair=None, lowercase=None):
     """Writes a .tflite classifier or embedder, raw strings in.
 
     Args:
@@ -439,10 +443,12 @@ def export_litert(model, tokenizer, path, seq_len=128, quantize=None, raw_text=T
             takes the model's preprocessor's tokenizer, and is fine with
             `raw_text=False`.
         path: the .tflite file to write (replaced atomically).
-        seq_len: int. Tokens per example, [CLS] and [SEP] included.
+        seq_len: int. Tokens per example, [CLS] and [SEP] included; None:
+            the model's preprocessor's, else 128.
         quantize: None (float32) or "int8" (dynamic-range: int8 weights).
         raw_text: bool. False takes token ids instead of strings.
-        pair: bool. Two texts per example ("text", "text_b").
+        pair: bool. Two texts per example ("text", "text_b"); None: as the
+            model's preprocessor (single texts without one).
         lowercase: WordPiece only, see `litert_text_ops`.
 
     Returns:

@@ -47,11 +47,15 @@ def _implements_quantize(layer):
 
 
 def _layer_paths(model):
-    """(path, layer) for every layer under `model`, depth first."""
+    """(path, layer) for every layer under `model`, depth first, except the
+    preprocessor's (tokenizer and packer hold no weights to quantize)."""
     paths = []
+    preprocessor = getattr(model, "preprocessor", None)
 
     def visit(layer, prefix):
         for child in layer._flatten_layers(include_self=False, recursive=False):
+            if preprocessor is not None and child is preprocessor:
+                continue
             path = f"{prefix}/{child.name}" if prefix else child.name
             paths.append((path, child))
             visit(child, path)
@@ -158,8 +162,8 @@ def quantize_model(model, mode="int8", skip=(), copy=True):
     paths = {id(layer): path for path, layer in _layer_paths(target)}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*does not have a `quantize` method.*")
-        target.quantize(mode, filters=lambda layer: not _skipped(
-            paths.get(id(layer), layer.name), skip))
+        target.quantize(mode, filters=lambda layer: id(layer) in paths and not _skipped(
+            paths[id(layer)], skip))
     missed = [path for path, layer in _layer_paths(target)
               if _implements_quantize(layer) and len(list(layer._flatten_layers())) == 1
               and _own_weights(layer) and not _skipped(path, skip)
