@@ -21,3 +21,10 @@ from keras_compact.models import PRESETS
 from keras_compact.tokenizers import SentencePieceTokenizer
 from keras_compact.tokenizers import WordPieceTokenizer
 from keras_compact.tokenizers import load_tokenizer
+
+# Everything a saved .keras file can name must be registered on import
+# (`keras.saving.load_model` looks classes up by their registered name):
+# the optimizer schedule of a saved pretrainer and the distillation model
+# live outside layers/ and models/.
+from keras_compact.optimizers import WarmupPolynomialDecay
+from keras_compact.distill import Distiller

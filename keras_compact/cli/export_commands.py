@@ -18,29 +18,51 @@ keras-compact export --model runs/demo/teacher/classifier.keras \\
 
 import json
 import os
+import zipfile
 
 
 def _read_labels(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--labels {path!r} does not exist; pass the labels.json "
-                                "written by `keras-compact finetune`.")
+    from keras_compact.utils.paths import require_file
+
+    require_file(path, "--labels", "the labels.json written by `keras-compact finetune`")
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        try:
+            labels = json.load(handle)
+        except ValueError as error:
+            raise ValueError(f"--labels {path!r} is not valid JSON ({error}).") from None
+    if not isinstance(labels, dict):
+        raise ValueError(f"--labels {path!r} holds a JSON {type(labels).__name__}, not the "
+                         "object written by `keras-compact finetune` (label_names, seq_len, "
+                         "vocab).")
+    names = labels.get("label_names")
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        raise ValueError(f"--labels {path!r}: label_names must be a list of strings.")
+    return labels
+
+
+def _load_model(path):
+    import keras
+
+    from keras_compact.utils.paths import require_file
+
+    require_file(path, "--model", "a TextClassifier or CompactBackbone .keras file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"--model {path!r} could not be loaded as a Keras model "
+                         f"({type(error).__name__}: {error}).") from None
 
 
 def run_export(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-
     from keras_compact.export import describe_signatures
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
 
     labels = _read_labels(args.labels) if args.labels else {}
     vocab = args.vocab or labels.get("vocab")
-    if not os.path.isfile(args.model):
-        raise FileNotFoundError(f"--model {args.model!r} does not exist.")
-    model = keras.saving.load_model(args.model, compile=False)
+    model = _load_model(args.model)
     has_preprocessor = getattr(model, "preprocessor", None) is not None
     if not vocab and not has_preprocessor:
         raise ValueError("--vocab is required for a model saved without a preprocessor (or "
@@ -60,7 +82,9 @@ def run_export(args):
         model = quantize_model(model, args.quantize, skip=args.quantize_skip or (),
                                copy=False)
     # A model with a preprocessor serves its own tokenizer and length unless told.
-    seq_len = args.seq_len or labels.get("seq_len") or (None if has_preprocessor else 128)
+    seq_len = args.seq_len
+    if seq_len is None:
+        seq_len = labels.get("seq_len") or (None if has_preprocessor else 128)
     path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
                               args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,

@@ -19,6 +19,8 @@ import sys
 
 PRETRAINED_LEARNING_RATE = 5e-5
 FRESH_LEARNING_RATE = 1e-4
+# What finetune writes in --output-dir (`--overwrite` removes these).
+FINETUNE_OUTPUTS = ("classifier.keras", "labels.json")
 
 
 def _load_backbone(path):
@@ -26,11 +28,11 @@ def _load_backbone(path):
 
     from keras_compact.models import CompactBackbone
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"--backbone {path!r} does not exist; pass the backbone.keras written by "
-            "`keras-compact pretrain` (in its --output-dir), or drop --backbone to "
-            "fine-tune a fresh --preset/--config backbone.")
+    from keras_compact.utils.paths import require_file
+
+    require_file(path, "--backbone", "the backbone.keras written by `keras-compact "
+                 "pretrain` (in its --output-dir), or drop --backbone to fine-tune a fresh "
+                 "--preset/--config backbone")
     try:
         backbone = keras.saving.load_model(path, compile=False)
     except Exception as error:  # zip, config or weight errors from Keras
@@ -74,9 +76,28 @@ def run_finetune(args):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}.")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ValueError(f"--learning-rate must be positive, got {args.learning_rate}.")
+    if not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}.")
+    from keras_compact.cli.model_commands import parse_config_json
+    from keras_compact.utils.paths import require_file
+    from keras_compact.utils.run_settings import check_run_settings
+    from keras_compact.utils.run_settings import file_identity
+
+    require_file(args.vocab, "--vocab", "a SentencePiece .model")
+    parse_config_json(args.config)  # unknown keys fail before the slow work
     vocabulary_size = load_sentencepiece_processor(args.vocab).get_piece_size()
-    if args.backbone and not os.path.isfile(args.backbone):
-        _load_backbone(args.backbone)  # raises before the slow work
+    if args.backbone:
+        require_file(args.backbone, "--backbone", "the backbone.keras written by "
+                     "`keras-compact pretrain`")
+    settings = {k: v for k, v in vars(args).items()
+                if k not in ("func", "command", "output_dir", "overwrite")}
+    settings["vocab"] = file_identity(args.vocab)
+    settings["backbone"] = file_identity(args.backbone)
+    # Before anything is written into --output-dir.
+    check_run_settings(args.output_dir, "finetune", settings, FINETUNE_OUTPUTS,
+                       overwrite=args.overwrite)
 
     import keras
 
@@ -86,8 +107,9 @@ def run_finetune(args):
     from keras_compact.training.finetune import finetune_section_classifier
 
     backbone = _build_backbone(args, vocabulary_size)
-    peak = args.learning_rate or (
-        PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE)
+    peak = args.learning_rate
+    if peak is None:
+        peak = PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE
     print(f"Backbone: {args.backbone or 'fresh ' + (args.preset or 'albert_base')}")
     result = finetune_section_classifier(
         backbone, args.output_dir, args.vocab, epochs=args.epochs,
@@ -130,4 +152,6 @@ def register(subparsers):
     parser.add_argument("--max-per-section", type=int, default=None,
                         help="Cap on examples per section in each split (balances classes).")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace a run with other settings in --output-dir.")
     parser.set_defaults(func=run_finetune)

@@ -141,10 +141,62 @@ def check_job(job):
             "the teacher's pretrainer (--pretrained runs/demo/pretrainer.keras): its "
             "backbone teaches general distillation and its MLM proposes replacement "
             "words. Pass it, or set both to 0.")
+    for name in ("learning_rate", "general_learning_rate", "scratch_learning_rate",
+                 "temperature"):
+        value = getattr(job, name)
+        if name == "scratch_learning_rate" and value is None:
+            continue
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got "
+                             f"{value!r}.")
+    from keras_compact.models.backbone import check_config_keys
+    from keras_compact.utils.paths import require_file
+
+    check_config_keys(job.student_config or {}, "--student-config")
+    get_preset_config(job.student_preset)  # an unknown preset names the valid ones
     for name in ("teacher", "vocab", "pretrained", "word_vectors"):
         path = getattr(job, name)
-        if path and not os.path.isfile(path):
-            raise FileNotFoundError(f"{name} {path!r} does not exist.")
+        if path:
+            require_file(path, f"--{name.replace('_', '-')}", _EXPECTED_FILES[name])
+
+
+_EXPECTED_FILES = {
+    "teacher": "the classifier.keras written by `keras-compact finetune`",
+    "vocab": "the teacher's SentencePiece .model",
+    "pretrained": "the pretrainer.keras written by `keras-compact pretrain`",
+    "word_vectors": "a GloVe-format text file of word vectors",
+}
+
+# What a distillation run writes in its output directory (`--overwrite` removes these).
+DISTILL_OUTPUTS = ("stages", "augmented.jsonl", "student_classifier.keras",
+                   "student_backbone.keras", "scratch_classifier.keras", "results.json")
+
+
+def run_settings(job):
+    """What shapes a distillation run's results (fingerprinted in OUTPUT_DIR)."""
+    from keras_compact.utils.run_settings import file_identity
+
+    settings = dataclasses.asdict(job)
+    settings.pop("output_dir")
+    for name in ("vocab", "teacher", "pretrained", "word_vectors"):
+        settings[name] = file_identity(getattr(job, name))
+    return settings
+
+
+def check_against_teacher(job, teacher, pretrainer=None):
+    """Checks the job against the loaded teacher, before any training.
+
+    `seq_len` must fit the teacher's (and the pretrained backbone's)
+    position table, which would otherwise fail inside a TensorFlow graph on
+    the first step.
+    """
+    for what, backbone in (("teacher", teacher.backbone),
+                           ("pretrained", getattr(pretrainer, "backbone", None))):
+        if backbone is not None and job.seq_len > backbone.max_sequence_length:
+            raise ValueError(
+                f"--seq-len {job.seq_len} exceeds the {what}'s position table "
+                f"(max_sequence_length={backbone.max_sequence_length}); pass --seq-len "
+                f"{backbone.max_sequence_length} or less.")
 
 
 def build_student(job, vocabulary_size, num_classes):
@@ -232,8 +284,14 @@ def _distil(job, name, teacher, student, dataset, steps, learning_rate, verbose,
     return student
 
 
-def run_distillation(job, verbose="auto"):
+def run_distillation(job, verbose="auto", overwrite=False):
     """Runs every stage of `job`; returns a dict of results and paths.
+
+    Every setting is checked first, then the output directory's run record
+    (`keras_compact.utils.run_settings`): a rerun with the same settings
+    resumes at the first unfinished stage; one with other settings stops
+    before writing anything unless `overwrite` (which removes the previous
+    run's outputs).
 
     Returns:
         A dict: "student" (distilled `TextClassifier`), "teacher", "scratch"
@@ -274,9 +332,24 @@ def run_distillation(job, verbose="auto"):
     # A student deeper than its teacher or a bad mapping: say so before the slow work.
     make_layer_mapping(student.backbone.num_layers, teacher.backbone.num_layers,
                        job.layer_mapping)
-    ratio = teacher.count_params() / student.count_params()
+    check_against_teacher(job, teacher, pretrainer)
+    if student.count_params() > teacher.count_params():
+        raise ValueError(
+            f"The student ({job.student_preset} with --student-config "
+            f"{json.dumps(job.student_config)}) has {student.count_params():,} parameters, "
+            f"more than its teacher's {teacher.count_params():,}; distillation makes a "
+            "smaller model. Pick a smaller --student-preset / --student-config.")
     print(f"Teacher {teacher.count_params():,} parameters, student "
-          f"{student.count_params():,} ({ratio:.1f}x smaller)")
+          f"{student.count_params():,} ({_size_ratio(teacher, student)})")
+
+    # Nothing was written so far; a different run in OUTPUT_DIR stops here.
+    from keras_compact.utils.atomic import clean_stale_temporaries
+    from keras_compact.utils.run_settings import check_run_settings
+
+    check_run_settings(job.output_dir, "distill", run_settings(job), DISTILL_OUTPUTS,
+                       overwrite=overwrite)
+    for folder in (job.output_dir, _path(job, "stages")):
+        clean_stale_temporaries(folder)
     heads = {} if job.attention_weight is None else {"attention_weight": job.attention_weight}
 
     steps = {"general": math.prod(fit_chunks(job.general_steps)) if job.general_steps else 0}
@@ -365,6 +438,17 @@ def _write_json(value, path):
     return path
 
 
+def _size_ratio(teacher, student):
+    ratio = teacher.count_params() / student.count_params()
+    return f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger"
+
+
+def _smaller(teacher_parameters, parameters):
+    """The "smaller" column: 7.5x, or 1/2.5x for a model larger than the teacher."""
+    ratio = teacher_parameters / parameters
+    return f"{ratio:.1f}x" if ratio >= 1 else f"1/{1 / ratio:.1f}x"
+
+
 def format_table(table):
     """The teacher / student table as aligned text, with ratios to the teacher."""
     teacher = table[0]
@@ -373,7 +457,7 @@ def format_table(table):
     for row in table:
         lines.append(
             f"{row['model']:<18} {row['parameters']:>12,} "
-            f"{teacher['parameters'] / row['parameters']:>7.1f}x "
+            f"{_smaller(teacher['parameters'], row['parameters']):>8} "
             f"{row['test_accuracy']:>9.4f} {row['latency_b1_ms']:>8.2f} "
             f"{row['latency_b32_ms']:>8.2f} "
             f"{teacher['latency_b32_ms'] / row['latency_b32_ms']:>12.1f}x")
