@@ -56,6 +56,8 @@ def _load_model(path):
 
 def run_export(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
     from keras_compact.export import describe_signatures
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
@@ -68,8 +70,9 @@ def run_export(args):
         raise ValueError("--vocab is required for a model saved without a preprocessor (or "
                          "--labels with a labels.json that names the vocabulary).")
     if args.format == "litert":
-        seq_len = (args.seq_len or labels.get("seq_len")
-                   or (model.preprocessor.sequence_length if has_preprocessor else 128))
+        seq_len = args.seq_len if args.seq_len is not None else (
+            labels.get("seq_len")
+            or (model.preprocessor.sequence_length if has_preprocessor else 128))
         return _run_litert(args, model, None if has_preprocessor else vocab, seq_len)
     if args.token_ids:
         raise ValueError("--token-ids is for --format litert; SavedModels always offer the "
@@ -81,10 +84,10 @@ def run_export(args):
         # that --quantize-skip reaches Model.quantize.
         model = quantize_model(model, args.quantize, skip=args.quantize_skip or (),
                                copy=False)
-    # A model with a preprocessor serves its own tokenizer and length unless told.
-    seq_len = args.seq_len
-    if seq_len is None:
-        seq_len = labels.get("seq_len") or (None if has_preprocessor else 128)
+    # A model with a preprocessor serves its own tokenizer and length unless told;
+    # an explicit --seq-len (0 included) is never replaced by a default.
+    seq_len = args.seq_len if args.seq_len is not None else (
+        labels.get("seq_len") or (None if has_preprocessor else 128))
     path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
                               args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,

@@ -175,7 +175,9 @@ def test_concurrent_writers_of_one_explicit_version_one_wins_one_clear_error(tmp
 
 
 def test_the_export_cli_reports_an_existing_version_in_one_line(exported_model_dir, capsys):
-    """Item 4 at the CLI: an explicit existing version is one line, exit 2."""
+    """Item 4 at the CLI: an explicit existing version is one line, exit 2
+    (this already held before the fix; the concurrent tests above are the
+    ones that failed)."""
     from keras_compact.cli.main import main
 
     model, labels, base = exported_model_dir
