@@ -82,10 +82,10 @@ def run_export(args):
         # that --quantize-skip reaches Model.quantize.
         model = quantize_model(model, args.quantize, skip=args.quantize_skip or (),
                                copy=False)
-    # A model with a preprocessor serves its own tokenizer and length unless told.
-    seq_len = args.seq_len
-    if seq_len is None:
-        seq_len = labels.get("seq_len") or (None if has_preprocessor else 128)
+    # A model with a preprocessor serves its own tokenizer and length unless told;
+    # an explicit --seq-len (0 included) is never replaced by a default.
+    seq_len = args.seq_len if args.seq_len is not None else (
+        labels.get("seq_len") or (None if has_preprocessor else 128))
     path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
                               args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
