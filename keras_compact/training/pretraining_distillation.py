@@ -66,6 +66,10 @@ class PretrainingDistillationJob:
     seed: int = 0
 
 
+OUTPUTS = ("backup", "history.csv", "mapping.txt", "student_pretrainer.keras",
+           "student_backbone.keras", "job.json")
+
+
 def student_config_for(job, vocabulary_size):
     """The student preset's config with the job's overrides."""
     config = {**get_preset_config(job.student_preset), **(job.student_config or {})}
@@ -169,6 +173,15 @@ def run_pretraining_distillation(job, strategy=None, verbose="auto", callbacks=N
     report = distiller.mapping_report()
     print(report)
     chief = is_chief()
+    from keras_compact.utils.run_settings import check_run_settings
+    from keras_compact.utils.run_settings import file_identity
+
+    settings = dataclasses.asdict(job)
+    settings.pop("output_dir")
+    for name in ("teacher", "vocab"):
+        settings[name] = file_identity(getattr(job, name))
+    # Before anything is written: a different run's checkpoints are never reused.
+    check_run_settings(job.output_dir, "distill-general", settings, OUTPUTS, write=chief)
     if chief:
         os.makedirs(job.output_dir, exist_ok=True)
         with atomic_file(paths["mapping"]) as temp:
