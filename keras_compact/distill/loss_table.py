@@ -284,15 +284,20 @@ class _QKVTerm(DistillationTerm):
         return True
 
 
-class AttentionDistributionTerm(_QKVTerm):
-    name = "attention_kl"
+class _MiniLMTerm(_QKVTerm):
+    """MiniLM (v1) terms: compare the chosen layers' heads one to one."""
+
     objective = "minilm"
     mismatches = ("any depth (one chosen layer pair) and width; NOT head count "
                   "(heads 1:1)")
-    description = "MiniLM: KL(A^T || A^S) of the attention softmax"
 
     def check(self, d):
         _check_equal_heads(d, self.name)
+
+
+class AttentionDistributionTerm(_MiniLMTerm):
+    name = "attention_kl"
+    description = "MiniLM: KL(A^T || A^S) of the attention softmax"
 
     def outputs(self, d, c):
         s, t = self._pair(d, c)
@@ -305,15 +310,9 @@ class AttentionDistributionTerm(_QKVTerm):
             sq, sk, tq, tk, c.inputs["padding_mask"], **_share())
 
 
-class ValueRelationTerm(_QKVTerm):
+class ValueRelationTerm(_MiniLMTerm):
     name = "value_relation"
-    objective = "minilm"
-    mismatches = ("any depth (one chosen layer pair) and width; NOT head count "
-                  "(heads 1:1)")
     description = "MiniLM: KL of softmax(V V^T / sqrt(d_k)) per head"
-
-    def check(self, d):
-        _check_equal_heads(d, self.name)
 
     def outputs(self, d, c):
         s, t = self._pair(d, c)
