@@ -21,27 +21,15 @@ def load_sentencepiece_processor(model_path):
         FileNotFoundError: the file does not exist (message names the path).
         ValueError: the file is not a SentencePiece model (names the path).
     """
-    import sentencepiece as spm
+    from keras_compact.tokenizers.sentence_piece import read_sentencepiece_file
+    from keras_compact.tokenizers.sentence_piece import sentencepiece_processor
 
     model_path = os.fspath(model_path)
     if os.path.isdir(model_path):
         raise IsADirectoryError(21, "is a directory; pass the SentencePiece .model file "
                                 "written by `keras-compact vocab`", model_path)
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(
-            f"SentencePiece model {model_path!r} does not exist; train one with "
-            "`keras-compact vocab --output PATH.model` or pass the right path.")
-    processor = spm.SentencePieceProcessor()
-    try:
-        with open(model_path, "rb") as handle:
-            processor.LoadFromSerializedProto(handle.read())
-    except Exception as error:  # sentencepiece raises RuntimeError or OSError
-        raise ValueError(
-            f"{model_path!r} is not a SentencePiece model ({error}); pass the .model file "
-            "written by `keras-compact vocab`, not the .vocab text file.") from None
-    if processor.get_piece_size() == 0:
-        raise ValueError(f"{model_path!r} is not a SentencePiece model (it has no pieces).")
-    return processor
+    model_path, proto = read_sentencepiece_file(model_path)
+    return sentencepiece_processor(proto, repr(model_path))
 
 
 def load_tokenizer(model_path_or_tokenizer, sequence_length=None):

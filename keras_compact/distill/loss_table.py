@@ -284,15 +284,20 @@ class _QKVTerm(DistillationTerm):
         return True
 
 
-class AttentionDistributionTerm(_QKVTerm):
-    name = "attention_kl"
+class _MiniLMTerm(_QKVTerm):
+    """MiniLM (v1) terms: compare the chosen layers' heads one to one."""
+
     objective = "minilm"
     mismatches = ("any depth (one chosen layer pair) and width; NOT head count "
                   "(heads 1:1)")
-    description = "MiniLM: KL(A^T || A^S) of the attention softmax"
 
     def check(self, d):
         _check_equal_heads(d, self.name)
+
+
+class AttentionDistributionTerm(_MiniLMTerm):
+    name = "attention_kl"
+    description = "MiniLM: KL(A^T || A^S) of the attention softmax"
 
     def outputs(self, d, c):
         s, t = self._pair(d, c)
@@ -305,15 +310,9 @@ class AttentionDistributionTerm(_QKVTerm):
             sq, sk, tq, tk, c.inputs["padding_mask"], **_share())
 
 
-class ValueRelationTerm(_QKVTerm):
+class ValueRelationTerm(_MiniLMTerm):
     name = "value_relation"
-    objective = "minilm"
-    mismatches = ("any depth (one chosen layer pair) and width; NOT head count "
-                  "(heads 1:1)")
     description = "MiniLM: KL of softmax(V V^T / sqrt(d_k)) per head"
-
-    def check(self, d):
-        _check_equal_heads(d, self.name)
 
     def outputs(self, d, c):
         s, t = self._pair(d, c)
@@ -400,14 +399,26 @@ def _student_mlm(d, c):
         c.student["sequence_output"], mask_positions=c.inputs["mask_positions"]))
 
 
-class MaskedLMTerm(DistillationTerm):
-    name = "mlm"
+class _PretrainingTerm(DistillationTerm):
+    """Pretraining terms: on the MLM batch and its labels, on by default in
+    the pretraining stage only."""
+
     needs = (MLM, LABELS)
-    mismatches = "anything (the student's own loss on the labels)"
-    description = "the student's MLM loss on the n-gram-masked tokens"
 
     def default_weight(self, stage, objective, kinds):
         return 1.0 if stage == "pretraining" else 0.0
+
+
+class _StudentLossTerm(_PretrainingTerm):
+    """The student's own pretraining losses (no teacher output needed)."""
+
+    mismatches = "anything (the student's own loss on the labels)"
+    needs_from = ("student",)
+
+
+class MaskedLMTerm(_StudentLossTerm):
+    name = "mlm"
+    description = "the student's MLM loss on the n-gram-masked tokens"
 
     def outputs(self, d, c):
         return {"student_mlm_logits": _student_mlm(d, c)}
@@ -426,8 +437,6 @@ class MaskedLMTerm(DistillationTerm):
     def is_global_share(self, d):
         return True
 
-    needs_from = ("student",)
-
     def make_metrics(self):
         import keras
 
@@ -441,14 +450,9 @@ class MaskedLMTerm(DistillationTerm):
             correct, sample_weight=ops.cast(c.labels["mlm_weights"], "float32"))
 
 
-class SentenceOrderTerm(DistillationTerm):
+class SentenceOrderTerm(_StudentLossTerm):
     name = "sop"
-    needs = (MLM, LABELS)
-    mismatches = "anything (the student's own loss on the labels)"
     description = "the student's sentence-order (or next-sentence) loss"
-
-    def default_weight(self, stage, objective, kinds):
-        return 1.0 if stage == "pretraining" else 0.0
 
     def outputs(self, d, c):
         return {"student_sop_logits": d.student.sentence_head(c.student["pooled_output"])}
@@ -459,8 +463,6 @@ class SentenceOrderTerm(DistillationTerm):
         return ops.mean(keras.losses.sparse_categorical_crossentropy(
             ops.cast(c.labels["sop_label"], "int32"),
             ops.cast(o["student_sop_logits"], "float32"), from_logits=True))
-
-    needs_from = ("student",)
 
     def make_metrics(self):
         import keras
@@ -474,15 +476,11 @@ class SentenceOrderTerm(DistillationTerm):
             ops.cast(o["student_sop_logits"], "float32"))
 
 
-class SoftMaskedLMTerm(DistillationTerm):
+class SoftMaskedLMTerm(_PretrainingTerm):
     name = "soft_mlm"
-    needs = (MLM, LABELS)
     mismatches = ("any depth, width and head count; NOT vocabulary (the teacher's "
                   "and student's MLM outputs are compared token by token)")
     description = "soft cross-entropy against the teacher's MLM at masked positions"
-
-    def default_weight(self, stage, objective, kinds):
-        return 1.0 if stage == "pretraining" else 0.0
 
     def check(self, d):
         t = d.teacher_backbone.vocabulary_size

@@ -12,6 +12,18 @@ def _float32(*tensors):
     return [ops.cast(t, "float32") for t in tensors]
 
 
+def _soft_cross_entropy(student_logits, teacher_logits, temperature):
+    """-sum_c softmax(z_T / t)_c log_softmax(z_S / t)_c over the last axis."""
+    if not temperature > 0:
+        raise ValueError(
+            f"temperature must be positive, got temperature={temperature!r}."
+        )
+    student_logits, teacher_logits = _float32(student_logits, teacher_logits)
+    targets = ops.softmax(teacher_logits / temperature, axis=-1)
+    log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
+    return -ops.sum(targets * log_probs, axis=-1)
+
+
 def _reduce(count, count_reduction):
     # count_reduction (e.g. an all-reduce sum over replicas) turns the local
     # count of real positions into the global one, so that under
@@ -148,14 +160,7 @@ def prediction_loss(student_logits, teacher_logits, temperature=1.0):
     loss = prediction_loss(student(x), teacher(x), temperature=2.0)
     ```
     """
-    if not temperature > 0:
-        raise ValueError(
-            f"temperature must be positive, got temperature={temperature!r}."
-        )
-    student_logits, teacher_logits = _float32(student_logits, teacher_logits)
-    targets = ops.softmax(teacher_logits / temperature, axis=-1)
-    log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
-    return ops.mean(-ops.sum(targets * log_probs, axis=-1))
+    return ops.mean(_soft_cross_entropy(student_logits, teacher_logits, temperature))
 
 
 def cosine_hidden_loss(student_hidden, teacher_hidden, padding_mask=None,
@@ -397,14 +402,7 @@ def soft_target_loss(student_logits, teacher_logits, temperature=1.0, weights=No
     loss = soft_target_loss(student_mlm, teacher_mlm, 2.0, y["mlm_weights"])
     ```
     """
-    if not temperature > 0:
-        raise ValueError(
-            f"temperature must be positive, got temperature={temperature!r}."
-        )
-    student_logits, teacher_logits = _float32(student_logits, teacher_logits)
-    targets = ops.softmax(teacher_logits / temperature, axis=-1)
-    log_probs = ops.log_softmax(student_logits / temperature, axis=-1)
-    per_position = -ops.sum(targets * log_probs, axis=-1)
+    per_position = _soft_cross_entropy(student_logits, teacher_logits, temperature)
     if weights is None:
         return ops.mean(per_position)
     weights = ops.cast(weights, "float32")

@@ -23,6 +23,8 @@ import keras_hub
 from keras_hub.src.utils.tensor_utils import convert_to_ragged_batch
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
+from keras_compact.tokenizers._files import read_existing_file
+
 # The special pieces keras-compact vocabularies carry, at ids 0-4.
 SPECIAL_PIECES = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 
@@ -38,18 +40,29 @@ def read_sentencepiece_proto(path):
         SentencePieceModelNotFoundError: the file does not exist.
         ValueError: the file is not a SentencePiece model (names the path).
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise SentencePieceModelNotFoundError(
-            f"SentencePiece model {path!r} does not exist; train one with "
-            "`keras-compact vocab --output PATH.model` or pass the right path.")
-    with open(path, "rb") as handle:
-        proto = handle.read()
+    path, proto = read_sentencepiece_file(path)
     check_sentencepiece_proto(proto, repr(path))
     return proto
 
 
-def check_sentencepiece_proto(proto, source="(bytes)"):
+def read_sentencepiece_file(path):
+    """`(path, bytes)` of a SentencePiece `.model` path that must exist (unchecked).
+
+    Raises:
+        SentencePieceModelNotFoundError: the file does not exist.
+    """
+    return read_existing_file(
+        path, SentencePieceModelNotFoundError,
+        "SentencePiece model {path} does not exist; train one with "
+        "`keras-compact vocab --output PATH.model` or pass the right path.")
+
+
+def sentencepiece_processor(proto, source="(bytes)"):
+    """A `sentencepiece.SentencePieceProcessor` loaded from `proto` bytes.
+
+    Raises:
+        ValueError: `proto` is not a SentencePiece model (names `source`).
+    """
     import sentencepiece as spm
 
     processor = spm.SentencePieceProcessor()
@@ -61,6 +74,11 @@ def check_sentencepiece_proto(proto, source="(bytes)"):
             "written by `keras-compact vocab`, not the .vocab text file.") from None
     if processor.get_piece_size() == 0:
         raise ValueError(f"{source} is not a SentencePiece model (it has no pieces).")
+    return processor
+
+
+def check_sentencepiece_proto(proto, source="(bytes)"):
+    processor = sentencepiece_processor(proto, source)
     pieces = {processor.id_to_piece(i) for i in range(processor.get_piece_size())}
     missing = [p for p in SPECIAL_PIECES if p not in pieces]
     if missing:

@@ -56,6 +56,7 @@ from keras_hub.src.utils.tensor_utils import is_string_dtype
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from keras_compact.tokenizers import _bert_unicode
+from keras_compact.tokenizers._files import read_existing_file
 
 VOCAB_FILENAME = "vocabulary.txt"
 _GREEK_CAPITAL_SIGMA = "\u03a3"
@@ -96,13 +97,10 @@ def read_wordpiece_vocabulary(path):
             SentencePiece `.vocab` with scores, JSON, empty); the message names
             the path and what to pass instead.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VocabularyFileNotFoundError(
-            f"WordPiece vocabulary {path!r} does not exist; pass the vocab.txt of a BERT "
-            "checkpoint (one token per line) or its Hugging Face folder.")
-    with open(path, "rb") as handle:
-        data = handle.read()
+    path, data = read_existing_file(
+        path, VocabularyFileNotFoundError,
+        "WordPiece vocabulary {path} does not exist; pass the vocab.txt of a BERT "
+        "checkpoint (one token per line) or its Hugging Face folder.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 
-from keras_compact.models.presets import get_preset_config
+from keras_compact.training.pretraining_job import preset_config_with
 
 
 @dataclasses.dataclass
@@ -72,12 +72,8 @@ OUTPUTS = ("backup", "history.csv", "mapping.txt", "student_pretrainer.keras",
 
 def student_config_for(job, vocabulary_size):
     """The student preset's config with the job's overrides."""
-    config = {**get_preset_config(job.student_preset), **(job.student_config or {})}
-    config["vocabulary_size"] = vocabulary_size
-    # Positions beyond the run's length would never be trained.
-    config["max_sequence_length"] = (job.student_config or {}).get(
-        "max_sequence_length", job.seq_len)
-    return config
+    return preset_config_with(job.student_preset, job.student_config,
+                              vocabulary_size, job.seq_len)
 
 
 def build_distiller(teacher, student_config, job):

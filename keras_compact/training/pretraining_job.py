@@ -205,15 +205,21 @@ def prepare_vocabulary(job):
     return path
 
 
-def backbone_config_for(job, vocabulary_size):
-    """The preset's config with the job's overrides and vocabulary size."""
-    config = get_preset_config(job.preset)
-    config.update(job.config or {})
+def preset_config_with(preset, overrides, vocabulary_size, seq_len):
+    """A preset's config with overrides, the vocabulary size and, unless
+    overridden, `max_sequence_length=seq_len`."""
+    config = {**get_preset_config(preset), **(overrides or {})}
     config["vocabulary_size"] = vocabulary_size
     # Positions beyond the run's length would never be trained.
-    config["max_sequence_length"] = (job.config or {}).get(
-        "max_sequence_length", job.seq_len
+    config["max_sequence_length"] = (overrides or {}).get(
+        "max_sequence_length", seq_len
     )
+    return config
+
+
+def backbone_config_for(job, vocabulary_size):
+    """The preset's config with the job's overrides and vocabulary size."""
+    config = preset_config_with(job.preset, job.config, vocabulary_size, job.seq_len)
     if config["max_sequence_length"] < job.seq_len:
         raise ValueError(
             f"max_sequence_length={config['max_sequence_length']} is shorter "

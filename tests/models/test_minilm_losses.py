@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_compact.distill import losses
 from tests.conftest import random_inputs
+from tests.models.loss_refs import normal, scalar, softmax
 
 pytestmark = pytest.mark.multi_backend
 
@@ -14,23 +15,13 @@ RNG = np.random.default_rng(0)
 MASK = random_inputs(batch=3, length=7)["padding_mask"]  # rows of 7, 5, 3 tokens
 
 
-def _value(x):
-    return float(ops.convert_to_numpy(x))
-
-
 def _normal(*shape):
-    return RNG.normal(size=shape).astype("float32")
-
-
-def _softmax(z):
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
+    return normal(RNG, *shape)
 
 
 def _relation(a, b):
     """softmax(a b^T / sqrt(d)) over the real keys of one example, one head."""
-    return _softmax(a @ b.T / np.sqrt(a.shape[-1]))
+    return softmax(a @ b.T / np.sqrt(a.shape[-1]))
 
 
 def _mean_kl(student_rel, teacher_rel):
@@ -72,14 +63,14 @@ def test_attention_distribution_kl_matches_numpy_with_padding_and_widths():
     expected = _reference(student, teacher, (0, 1))
     got = losses.attention_distribution_loss(
         student[0], student[1], teacher[0], teacher[1], MASK)
-    np.testing.assert_allclose(_value(got), expected, rtol=1e-5)
+    np.testing.assert_allclose(scalar(got), expected, rtol=1e-5)
     # Padding changes nothing; identical inputs give 0.
     moved = [x.copy() for x in teacher]
     for x in moved:
         x[2, 3:] += 30.0
-    np.testing.assert_allclose(_value(losses.attention_distribution_loss(
+    np.testing.assert_allclose(scalar(losses.attention_distribution_loss(
         student[0], student[1], moved[0], moved[1], MASK)), expected, rtol=1e-5)
-    assert abs(_value(losses.attention_distribution_loss(
+    assert abs(scalar(losses.attention_distribution_loss(
         teacher[0], teacher[1], teacher[0], teacher[1], MASK))) < 1e-6
 
 
@@ -88,7 +79,7 @@ def test_value_relation_kl_matches_numpy():
     teacher = _qkv(heads=2, head_dim=24)
     expected = _reference(student, teacher, (2, 2))
     got = losses.value_relation_loss(student[2], teacher[2], MASK)
-    np.testing.assert_allclose(_value(got), expected, rtol=1e-5)
+    np.testing.assert_allclose(scalar(got), expected, rtol=1e-5)
 
 
 def test_minilm_losses_need_equal_heads():
@@ -108,12 +99,12 @@ def test_minilmv2_relation_kl_any_heads_and_widths(student_heads, student_dim,
     for index in range(3):  # Q-Q, K-K, V-V
         expected = _reference(student, teacher, (index, index), split=split)
         got = losses.relation_loss(student[index], teacher[index], split, MASK)
-        np.testing.assert_allclose(_value(got), expected, rtol=1e-5)
+        np.testing.assert_allclose(scalar(got), expected, rtol=1e-5)
     # (batch, seq, width) inputs are the concatenated heads.
     flat_s = student[0].reshape(3, 7, -1)
     flat_t = teacher[0].reshape(3, 7, -1)
     np.testing.assert_allclose(
-        _value(losses.relation_loss(flat_s, flat_t, split, MASK)),
+        scalar(losses.relation_loss(flat_s, flat_t, split, MASK)),
         _reference(student, teacher, (0, 0), split=split), rtol=1e-5)
 
 
@@ -127,7 +118,7 @@ def test_relation_loss_without_mask_counts_every_position():
             - np.log(_relation(s[b, :, h], s[b, :, h])))).sum(-1).mean()
         for b in range(2) for h in range(4)])
     np.testing.assert_allclose(
-        _value(losses.relation_loss(student, teacher, 4)), expected, rtol=1e-5)
+        scalar(losses.relation_loss(student, teacher, 4)), expected, rtol=1e-5)
 
 
 def test_relation_heads_must_divide_the_width():
@@ -139,12 +130,12 @@ def test_soft_target_loss_at_masked_positions():
     student, teacher = _normal(3, 4, 11), _normal(3, 4, 11)
     weights = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 1, 0]], "float32")
     t = 2.0
-    targets = _softmax(teacher / t)
-    log_s = np.log(_softmax(student / t))
+    targets = softmax(teacher / t)
+    log_s = np.log(softmax(student / t))
     per = -(targets * log_s).sum(-1)
     expected = (per * weights).sum() / weights.sum()
     np.testing.assert_allclose(
-        _value(losses.soft_target_loss(student, teacher, t, weights)), expected,
+        scalar(losses.soft_target_loss(student, teacher, t, weights)), expected,
         rtol=1e-5)
 
 

@@ -3,15 +3,15 @@ rerun give the uninterrupted run's per-epoch losses, and history rows are
 keyed by epoch (never lost, never duplicated)."""
 
 import csv
-import json
 import os
-import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
+
+from tests.resume_helpers import kill_after_checkpoint
+from tests.resume_helpers import pretrain_command
+from tests.resume_helpers import tensorflow_env
 
 TINY = '{"num_layers": 1, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32, ' \
        '"embedding_dim": 8}'
@@ -19,10 +19,8 @@ EPOCHS = 8
 
 
 def _command(output_dir, vocab, corpus):
-    return [sys.executable, "-m", "keras_compact.cli.main", "pretrain",
-            "--output-dir", output_dir, "--vocab", vocab, "--corpus", corpus,
-            "--config", TINY, "--steps", str(2 * EPOCHS), "--checkpoint-every", "2",
-            "--batch-size", "4", "--seq-len", "16", "--eval-steps", "0"]
+    return pretrain_command(output_dir, vocab, TINY, corpus=corpus, steps=2 * EPOCHS,
+                            checkpoint_every=2, batch_size=4, seq_len=16)
 
 
 def _rows(path):
@@ -42,28 +40,15 @@ def faq_text(tmp_path_factory):
 @pytest.mark.slow
 def test_kill_9_and_resume_gives_the_uninterrupted_runs_losses(tmp_path, spm_model,
                                                                faq_text):
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    env = tensorflow_env()
     whole = str(tmp_path / "whole")
     # The uninterrupted run goes alongside the one that gets killed.
     uninterrupted = subprocess.Popen(_command(whole, spm_model, faq_text), env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
     killed = str(tmp_path / "killed")
-    pointer = os.path.join(killed, "backup", "latest.json")
-    first = subprocess.Popen(_command(killed, spm_model, faq_text), env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while time.time() < deadline and first.poll() is None:
-        if os.path.exists(pointer):
-            with open(pointer) as handle:
-                if json.load(handle)["epoch"] >= 3:
-                    break
-        time.sleep(0.05)
-    assert first.poll() is None, "training finished before it could be killed"
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    with open(pointer) as handle:
-        killed_at = json.load(handle)["epoch"]
+    killed_at = kill_after_checkpoint(_command(killed, spm_model, faq_text), killed, env,
+                                      epoch=3, timeout=600, poll=0.05)
     assert 3 <= killed_at < EPOCHS
     second = subprocess.run(_command(killed, spm_model, faq_text), env=env,
                             capture_output=True, text=True, timeout=600)

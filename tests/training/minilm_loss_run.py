@@ -9,6 +9,9 @@ import sys
 
 import numpy as np
 
+from tests.training.strategy_run import fit_three_steps
+from tests.training.strategy_run import load_batch
+
 NEW_LOSSES = ("attention_kl", "value_relation", "qq_relation", "kk_relation",
               "vv_relation", "mlm", "sop", "soft_mlm")
 
@@ -30,12 +33,6 @@ def build_distiller():
         soft_mlm_weight=2.0, mlm_temperature=2.0)
 
 
-def _batch(arrays):
-    features = {k[2:]: arrays[k] for k in arrays if k.startswith("x_")}
-    labels = {k[2:]: arrays[k] for k in arrays if k.startswith("y_")}
-    return features, labels
-
-
 def evaluate(weights_path, batch_file):
     import keras
 
@@ -45,7 +42,7 @@ def evaluate(weights_path, batch_file):
     distiller = build_distiller()
     distiller.compile(optimizer="sgd")
     distiller.load_weights(weights_path)
-    features, labels = _batch(arrays)
+    features, labels = load_batch(batch_file)
     scores = distiller.evaluate(features, labels, batch_size=8, return_dict=True,
                                 verbose=0)
     mask = arrays["t_mask"]
@@ -65,32 +62,16 @@ def evaluate(weights_path, batch_file):
 
 
 def mirrored(devices, weights_path, batch_file, out_weights):
-    import tensorflow as tf
-
-    from keras_compact.distribute import split_cpu
-
-    logical = split_cpu(2)  # both runs see the same devices; only one uses 2
-    import keras
-
-    features, labels = _batch(np.load(batch_file))
-    dataset = tf.data.Dataset.from_tensors((features, labels)).repeat()
-
     def build():
+        import keras
+
         distiller = build_distiller()
         distiller.compile(optimizer=keras.optimizers.SGD(0.1))
         distiller.load_weights(weights_path)
         return distiller
 
-    if int(devices) == 2:
-        strategy = tf.distribute.MirroredStrategy([d.name for d in logical])
-        with strategy.scope():
-            distiller = build()
-        assert strategy.num_replicas_in_sync == 2
-    else:
-        distiller = build()
-    history = distiller.fit(dataset, epochs=3, steps_per_epoch=1, verbose=0)
+    distiller = fit_three_steps(devices, build, batch_file)
     distiller.student.save_weights(out_weights)
-    print("HISTORY " + json.dumps(history.history))
 
 
 if __name__ == "__main__":
