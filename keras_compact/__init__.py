@@ -3,15 +3,38 @@
 ALBERT (factorized embeddings, cross-layer parameter sharing, sentence-order
 prediction) and TinyBERT (transformer distillation), on the TensorFlow, JAX
 and torch backends.
+
+The top-level names are imported on first use (PEP 562), so that importing a
+submodule that does not need Keras (the command line's `--help`, the file
+readers of `keras_compact.tasks`) does not start TensorFlow.
 """
 
+import importlib
+
 from keras_compact.version import __version__
-from keras_compact.layers import AttentionSublayer
-from keras_compact.layers import FactorizedEmbedding
-from keras_compact.layers import FeedForwardSublayer
-from keras_compact.layers import SharedTransformerEncoder
-from keras_compact.layers import TransformerBlock
-from keras_compact.models import AlbertPretrainer
-from keras_compact.models import CompactBackbone
-from keras_compact.models import TextClassifier
-from keras_compact.models import PRESETS
+
+_LAZY = {
+    "AttentionSublayer": "keras_compact.layers",
+    "FactorizedEmbedding": "keras_compact.layers",
+    "FeedForwardSublayer": "keras_compact.layers",
+    "SharedTransformerEncoder": "keras_compact.layers",
+    "TransformerBlock": "keras_compact.layers",
+    "AlbertPretrainer": "keras_compact.models",
+    "CompactBackbone": "keras_compact.models",
+    "TextClassifier": "keras_compact.models",
+    "PRESETS": "keras_compact.models",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'keras_compact' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -33,18 +33,8 @@ model.compile(..., metrics=[metrics.MatthewsCorrelation(num_classes=2)])
 import keras
 import numpy as np
 
-# GLUE task -> the metrics its leaderboard reports, official one first.
-GLUE_METRICS = {
-    "cola": ("matthews_corrcoef",),
-    "sst2": ("accuracy",),
-    "mrpc": ("f1", "accuracy"),
-    "stsb": ("pearson", "spearman"),
-    "qqp": ("f1", "accuracy"),
-    "mnli": ("accuracy",),
-    "qnli": ("accuracy",),
-    "rte": ("accuracy",),
-    "wnli": ("accuracy",),
-}
+from keras_compact.tasks.glue import GLUE_METRICS  # noqa: E402  (task -> metrics)
+
 CLASSIFICATION_METRICS = ("accuracy",)
 REGRESSION_METRICS = ("pearson", "spearman", "mse")
 
@@ -160,7 +150,7 @@ METRIC_FUNCTIONS = {
 def metric_names(task=None, regression=False):
     """The metrics reported for a GLUE task name, or a generic (regression) task."""
     if task is not None:
-        key = str(task).lower().replace("-", "")
+        key = str(task).lower().replace("-", "").replace("_", "")
         if key not in GLUE_METRICS:
             raise ValueError(f"Unknown GLUE task {task!r}; known: "
                              f"{', '.join(sorted(GLUE_METRICS))}.")

@@ -28,7 +28,6 @@ import math
 import os
 import warnings
 
-from keras_compact.models.presets import get_preset_config
 
 
 @dataclasses.dataclass
@@ -151,6 +150,7 @@ def build_student(job, vocabulary_size, num_classes):
     """A fresh student `TextClassifier` from the job's preset and overrides."""
     from keras_compact.models import CompactBackbone
     from keras_compact.models import TextClassifier
+    from keras_compact.models.presets import get_preset_config
 
     config = {**get_preset_config(job.student_preset), **job.student_config}
     config["vocabulary_size"] = vocabulary_size
