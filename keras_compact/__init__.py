@@ -6,10 +6,14 @@ and torch backends.
 
 The top-level names are imported on first use (PEP 562), so that importing a
 submodule that does not need Keras (the command line's `--help`, the file
-readers of `keras_compact.tasks`) does not start TensorFlow.
+readers of `keras_compact.tasks`) does not start TensorFlow. When Keras is
+already imported, the models are imported (and registered for
+`keras.saving.load_model`) at once, as before; otherwise touch any top-level
+name (or `import keras_compact.models`) before loading a `.keras` file.
 """
 
 import importlib
+import sys
 
 from keras_compact.version import __version__
 
@@ -38,3 +42,7 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+if "keras" in sys.modules:  # Keras is loaded anyway: register the models now.
+    importlib.import_module("keras_compact.models")

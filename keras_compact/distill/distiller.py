@@ -368,9 +368,17 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
                 )
             )
         if on["prediction"]:
-            terms["prediction"] = losses.prediction_loss(
-                outputs["student_logits"], outputs["teacher_logits"], self.temperature
-            )
+            if outputs["student_logits"].shape[-1] == 1:
+                # A regressor (one output, e.g. STS-B): a softmax over one
+                # logit is constant, so match the teacher's score by MSE.
+                difference = keras.ops.cast(
+                    outputs["student_logits"], "float32"
+                ) - keras.ops.cast(outputs["teacher_logits"], "float32")
+                terms["prediction"] = keras.ops.mean(keras.ops.square(difference))
+            else:
+                terms["prediction"] = losses.prediction_loss(
+                    outputs["student_logits"], outputs["teacher_logits"], self.temperature
+                )
         if on["cosine"]:
             terms["cosine"] = losses.cosine_hidden_loss(
                 outputs["student_last_hidden"],

@@ -275,7 +275,7 @@ def _examples(spec, labels, with_labels):
 
 
 def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=False, seed=0,
-                 with_labels=True, drop_remainder=None):
+                 with_labels=True, drop_remainder=None, count=None):
     """A tf.data pipeline of (features, labels) batches streamed from a file.
 
     Args:
@@ -287,6 +287,8 @@ def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=Fa
         shuffle: shuffle within a bounded buffer (training), reshuffled per epoch.
         with_labels: False yields features only (prediction).
         drop_remainder: None means "when shuffling".
+        count: the number of examples, when known (from `prepare_task`):
+            lets Keras size epochs and progress bars.
 
     Returns:
         `tf.data.Dataset` of (features dict of int32 [batch, seq_len], labels:
@@ -304,6 +306,8 @@ def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=Fa
         lambda: _examples(spec, labels, with_labels),
         output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string),
                           label_spec))
+    if count is not None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     if drop_remainder is None:
@@ -319,6 +323,8 @@ def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=Fa
         features = _pack(tokenizer, tokenize, texts, texts_b if pair else None, seq_len)
         features = {k: tf.ensure_shape(tf.cast(v, tf.int32), [None, seq_len])
                     for k, v in features.items()}
+        if regression:  # (batch, 1), the regressor's output shape
+            batch_labels = tf.expand_dims(batch_labels, -1)
         return (features, batch_labels) if with_labels else features
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
