@@ -22,6 +22,9 @@ import json
 import os
 import sys
 
+from keras_compact.tasks.options import file_spec as _spec
+from keras_compact.tasks.options import task_from_args
+from keras_compact.tasks.options import uses_files
 from keras_compact.training.tasks import FRESH_LEARNING_RATE
 from keras_compact.training.tasks import PRETRAINED_LEARNING_RATE
 
@@ -53,47 +56,6 @@ def add_data_arguments(parser, splits=("train", "validation", "test")):
     group.add_argument("--max-line-bytes", type=int, default=None,
                        help="Longest allowed line in bytes (default 1 MiB).")
     return group
-
-
-def _spec(args, path, label=True, defaults=None):
-    from keras_compact.tasks.text_files import DEFAULT_MAX_LINE_BYTES
-    from keras_compact.tasks.text_files import FileSpec
-
-    defaults = defaults or {}
-    return FileSpec(
-        path, text_column=args.text_column or defaults.get("text_column") or "text",
-        text_b_column=args.text_b_column or defaults.get("text_b_column"),
-        label_column=(args.label_column or defaults.get("label_column") or "label")
-        if label else None,
-        on_bad_row="skip" if args.skip_bad_rows else "error",
-        max_line_bytes=args.max_line_bytes or DEFAULT_MAX_LINE_BYTES)
-
-
-def uses_files(args):
-    return bool(getattr(args, "train", None) or getattr(args, "glue", None))
-
-
-def task_from_args(args):
-    """The prepared task (every file read and checked) from --train... or --glue."""
-    from keras_compact.tasks import glue
-    from keras_compact.tasks.datasets import prepare_task
-
-    if args.glue:
-        if not args.data_dir:
-            raise ValueError(f"--glue {args.glue} needs --data-dir (the GLUE root or the "
-                             "task's folder).")
-        layout = glue.glue_task(args.glue, args.data_dir,
-                                on_bad_row="skip" if args.skip_bad_rows else "error",
-                                max_line_bytes=args.max_line_bytes)
-        test = {k: v for k, v in layout["test"].items() if v.label_column is not None}
-        return prepare_task(layout["train"], layout["validation"], test,
-                            task="regression" if layout["labels"] is None else None,
-                            label_names=layout["labels"], name=layout["name"])
-    if not args.validation:
-        raise ValueError(f"--train {args.train} needs --validation FILE too (scored each "
-                         "epoch; split off part of the training data if you have none).")
-    return prepare_task(_spec(args, args.train), _spec(args, args.validation),
-                        _spec(args, args.test) if args.test else None, task=args.task)
 
 
 def _positive(args, names):

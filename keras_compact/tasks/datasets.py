@@ -34,7 +34,6 @@ import os
 import numpy as np
 
 from keras_compact.tasks import text_files
-from keras_compact.tasks.text_files import DataFileError
 
 SHUFFLE_BUFFER = 10_000
 
@@ -265,6 +264,11 @@ def prepare_task(train, validation=None, test=None, task=None, label_names=None,
 
 
 def _examples(spec, labels, with_labels):
+    if isinstance(spec, (list, tuple)):  # in memory: (text, label) or (text, text_b, label)
+        for example in spec:
+            text, text_b = example[0], example[1] if len(example) == 3 else ""
+            yield text, text_b or "", example[-1] if with_labels else 0
+        return
     for row in text_files.iter_rows(spec, with_labels=with_labels):
         label = 0
         if with_labels:
@@ -274,12 +278,43 @@ def _examples(spec, labels, with_labels):
         yield row.text, row.text_b or "", label
 
 
+def is_pair(source):
+    """Whether a FileSpec or an in-memory list holds text pairs."""
+    if isinstance(source, (list, tuple)):
+        return bool(source) and len(source[0]) == 3
+    return source.pair
+
+
+def example_dataset(source, labels, with_labels=True, count=None):
+    """Unbatched (text, text_b, label) examples of a FileSpec or an in-memory list."""
+    import tensorflow as tf
+
+    regression = labels is not None and labels.regression
+    label_spec = tf.TensorSpec([], tf.float32 if regression else tf.int32)
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise ValueError("The split is empty; pass at least one example.")
+        rows = list(_examples(source, labels, with_labels))
+        return tf.data.Dataset.from_tensor_slices((
+            tf.constant([r[0] for r in rows], tf.string),
+            tf.constant([r[1] for r in rows], tf.string),
+            tf.constant([r[2] for r in rows], label_spec.dtype)))
+    dataset = tf.data.Dataset.from_generator(
+        lambda: _examples(source, labels, with_labels),
+        output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string),
+                          label_spec))
+    if count is not None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+    return dataset
+
+
 def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=False, seed=0,
-                 with_labels=True, drop_remainder=None, count=None):
+                 with_labels=True, drop_remainder=None, count=None, extra=None):
     """A tf.data pipeline of (features, labels) batches streamed from a file.
 
     Args:
-        spec: a `FileSpec`.
+        spec: a `FileSpec`, or an in-memory list of (text, label) or
+            (text, text_b, label) tuples (labels: ids or floats).
         labels: the task's `LabelInfo` (from `prepare_task`).
         tokenizer: a `TextTokenizer`.
         seq_len: packed length (>= 3, >= 4 for pairs).
@@ -289,32 +324,30 @@ def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=Fa
         drop_remainder: None means "when shuffling".
         count: the number of examples, when known (from `prepare_task`):
             lets Keras size epochs and progress bars.
+        extra: optional in-memory list appended to the examples (e.g.
+            augmented ones).
 
     Returns:
         `tf.data.Dataset` of (features dict of int32 [batch, seq_len], labels:
-        int32 [batch] ids, or float32 [batch] for regression), or features only.
+        int32 [batch] ids, or float32 [batch, 1] for regression), or features only.
     """
     import tensorflow as tf
 
-    if seq_len < (4 if spec.pair else 3):
-        raise ValueError(f"seq_len must be at least {4 if spec.pair else 3} "
-                         f"({'[CLS] a [SEP] b [SEP]' if spec.pair else '[CLS] a [SEP]'}), "
+    pair = is_pair(spec)
+    if seq_len < (4 if pair else 3):
+        raise ValueError(f"seq_len must be at least {4 if pair else 3} "
+                         f"({'[CLS] a [SEP] b [SEP]' if pair else '[CLS] a [SEP]'}), "
                          f"got seq_len={seq_len}.")
     regression = labels is not None and labels.regression
-    label_spec = tf.TensorSpec([], tf.float32 if regression else tf.int32)
-    dataset = tf.data.Dataset.from_generator(
-        lambda: _examples(spec, labels, with_labels),
-        output_signature=(tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string),
-                          label_spec))
-    if count is not None:
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+    dataset = example_dataset(spec, labels, with_labels, count)
+    if extra:
+        dataset = dataset.concatenate(example_dataset(extra, labels, with_labels))
     if shuffle:
         dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     if drop_remainder is None:
         drop_remainder = bool(shuffle)
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     tokenize = None
-    pair = spec.pair
 
     def encode(texts, texts_b, batch_labels):
         nonlocal tokenize
@@ -328,6 +361,16 @@ def make_dataset(spec, labels, tokenizer, seq_len=128, batch_size=32, shuffle=Fa
         return (features, batch_labels) if with_labels else features
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def read_examples(spec, labels, limit=None):
+    """The first `limit` examples of a split as an in-memory list of tuples."""
+    rows = []
+    for text, text_b, label in _examples(spec, labels, True):
+        if limit is not None and len(rows) >= limit:
+            break
+        rows.append((text, text_b, label) if is_pair(spec) else (text, label))
+    return rows
 
 
 def collect_labels(spec, labels):
