@@ -8,7 +8,12 @@ Example:
 ```bash
 keras-compact export --model runs/demo/teacher/classifier.keras \\
     --labels runs/demo/teacher/labels.json --base-dir /srv/models --name sections
+keras-compact export --model runs/sst/classifier.keras --base-dir /srv/models --name sst
 ```
+
+A model written by `keras-compact finetune` on files (or `distill`'s
+student/) needs no --vocab/--labels: task.json beside it names its labels,
+sequence length, pairing and tokenizer.
 """
 
 import json
@@ -23,6 +28,22 @@ def _read_labels(path):
         return json.load(handle)
 
 
+def _saved_task(model_path):
+    """Labels, sequence length, pairing and tokenizer from the task.json beside a model."""
+    folder = os.path.dirname(os.path.abspath(model_path))
+    path = os.path.join(folder, "task.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        info = json.load(handle)
+    found = {"seq_len": info.get("seq_len"), "pair": info.get("pair")}
+    if info.get("labels", {}).get("kind") == "classification":
+        found["label_names"] = info.get("label_names")
+    if info.get("tokenizer"):
+        found["vocab"] = os.path.join(folder, info["tokenizer"])
+    return found
+
+
 def run_export(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
@@ -31,18 +52,24 @@ def run_export(args):
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
 
-    labels = _read_labels(args.labels) if args.labels else {}
+    labels = _read_labels(args.labels) if args.labels else _saved_task(args.model)
     vocab = args.vocab or labels.get("vocab")
     if not vocab:
-        raise ValueError("--vocab is required (or --labels with a labels.json that names "
-                         "the vocabulary).")
+        raise ValueError(f"No tokenizer for --model {args.model!r}: pass --vocab, or keep the "
+                         "run directory of `keras-compact finetune` (its task.json and "
+                         "tokenizer/) together.")
+    if not vocab.endswith(".model"):
+        raise ValueError(f"The model's tokenizer {vocab!r} is WordPiece; this exporter packs "
+                         "SentencePiece only (WordPiece export comes with the preprocessor-"
+                         "based export_for_serving).")
     seq_len = args.seq_len or labels.get("seq_len") or 128
+    pair = args.pair or bool(labels.get("pair"))
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"--model {args.model!r} does not exist.")
     model = keras.saving.load_model(args.model, compile=False)
     path = export_for_serving(model, vocab, args.base_dir, args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
-                              pair=args.pair, trim_padding=not args.fixed_width)
+                              pair=pair, trim_padding=not args.fixed_width)
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
     print("Signatures:")
@@ -73,7 +100,8 @@ def register(subparsers):
     parser.add_argument("--seq-len", type=int, default=None,
                         help="Sequence length (default: --labels' or 128).")
     parser.add_argument("--pair", action="store_true",
-                        help="Two texts per example (signature inputs text, text_b).")
+                        help="Two texts per example (signature inputs text, text_b; default: "
+                        "task.json's).")
     parser.add_argument("--fixed-width", action="store_true",
                         help="Run every request at [batch, seq_len] instead of trimming "
                              "padding columns per batch (classifiers; for servers that "
