@@ -252,6 +252,11 @@ def _field(spec, fields, column, index, role):
             raise _BadRow(f"has no key {column!r} for --{role}-column (keys: "
                           f"{', '.join(repr(k) for k in fields)})")
         return fields[column]
+    if index is None:  # a JSON array row: columns by index only
+        if not (isinstance(column, int) or str(column).isdigit()):
+            raise _BadRow(f"is a JSON array; name --{role}-column by 0-based index, "
+                          f"not {column!r}")
+        index = int(column)
     if index >= len(fields):
         raise _BadRow(f"has {len(fields)} fields, too few for --{role}-column {column!r} "
                       f"(index {index})")

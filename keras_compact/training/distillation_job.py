@@ -28,6 +28,8 @@ import math
 import os
 import warnings
 
+import numpy as np
+
 
 
 @dataclasses.dataclass
@@ -75,6 +77,11 @@ class DistillationJob:
         seed: initial weights, data order, augmentation.
         measure_latency: time the models for the table (False: 0, e.g. when
             the caller measures them with others).
+        student_embeddings: "random", or "teacher_pca": the distilled
+            student's token, position and segment tables start as the
+            teacher's projected on their top-E principal directions
+            (`init_embeddings_from_teacher`; needs the teacher's vocabulary).
+            The scratch baseline always starts from random weights.
     """
 
     output_dir: str
@@ -108,6 +115,7 @@ class DistillationJob:
     scratch_learning_rate: float = None
     seed: int = 0
     measure_latency: bool = True
+    student_embeddings: str = "random"
 
 
 def _path(job, *parts):
@@ -175,6 +183,42 @@ def build_student(job, vocabulary_size, num_classes):
     config["max_sequence_length"] = max(config.get("max_sequence_length", 0), job.seq_len)
     backbone = CompactBackbone(**config, name="student_backbone")
     return TextClassifier(backbone, num_classes=num_classes, name="student")
+
+
+def init_embeddings_from_teacher(student_backbone, teacher_backbone):
+    """Starts the student's embedding tables from the teacher's, reduced to E dims.
+
+    The teacher's token table (V x D) is projected on its top-E principal
+    directions (SVD of the centred table); the position and segment tables
+    are projected on the same directions, so sums stay consistent. The
+    student's E -> H projection stays random: the distillation losses train
+    it. Needs the same vocabulary and E <= D.
+    """
+    import keras
+
+    teacher = teacher_backbone.embeddings
+    student = student_backbone.embeddings
+    table = np.asarray(keras.ops.convert_to_numpy(teacher.token_embedding.embeddings),
+                       dtype="float64")
+    width = student.embedding_dim
+    if table.shape[0] != student.vocabulary_size or width > table.shape[1]:
+        raise ValueError(f"student_embeddings='teacher_pca' needs the teacher's vocabulary "
+                         f"({table.shape[0]}) and E <= {table.shape[1]}; the student has "
+                         f"{student.vocabulary_size} tokens and E={width}.")
+    mean = table.mean(axis=0)
+    _, _, directions = np.linalg.svd(table - mean, full_matrices=False)
+    basis = directions[:width].T  # D x E
+    student.token_embedding.embeddings.assign((table @ basis).astype("float32"))
+    positions = np.asarray(keras.ops.convert_to_numpy(
+        teacher.position_embedding.position_embeddings), dtype="float64")
+    length = student.position_embedding.position_embeddings.shape[0]
+    if positions.shape[0] >= length:
+        student.position_embedding.position_embeddings.assign(
+            (positions[:length] @ basis).astype("float32"))
+    segments = np.asarray(keras.ops.convert_to_numpy(teacher.segment_embedding.embeddings),
+                          dtype="float64")
+    if segments.shape[0] == student.segment_embedding.embeddings.shape[0]:
+        student.segment_embedding.embeddings.assign((segments @ basis).astype("float32"))
 
 
 def _augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
@@ -376,6 +420,13 @@ def run_distillation(job, verbose="auto"):
     common = dict(labels=labels, tokenizer=tokenizer, seq_len=job.seq_len,
                   batch_size=job.batch_size)
     student = build_student(job, vocabulary_size, teacher.num_classes)
+    if job.student_embeddings == "teacher_pca":
+        init_embeddings_from_teacher(student.backbone, teacher.backbone)
+        print(f"Student embeddings: the teacher's tables on their top "
+              f"{student.backbone.embedding_dim} principal directions")
+    elif job.student_embeddings != "random":
+        raise ValueError(f"student_embeddings must be 'random' or 'teacher_pca', got "
+                         f"{job.student_embeddings!r}.")
     # A student deeper than its teacher or a bad mapping: say so before the slow work.
     make_layer_mapping(student.backbone.num_layers, teacher.backbone.num_layers,
                        job.layer_mapping)
