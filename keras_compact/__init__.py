@@ -27,7 +27,12 @@ _LAZY = {
     "CompactBackbone": "keras_compact.models",
     "TextClassifier": "keras_compact.models",
     "PRESETS": "keras_compact.models",
+    "SentencePieceTokenizer": "keras_compact.tokenizers",
+    "WordPieceTokenizer": "keras_compact.tokenizers",
+    "load_tokenizer": "keras_compact.tokenizers",
 }
+# Modules whose Keras classes must be registered before `load_model`.
+_REGISTERING = ("keras_compact.models", "keras_compact.tokenizers")
 
 __all__ = ["__version__", *_LAZY]
 
@@ -44,5 +49,11 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-if "keras" in sys.modules:  # Keras is loaded anyway: register the models now.
-    importlib.import_module("keras_compact.models")
+def register_keras_classes():
+    """Imports every module whose Keras classes `keras.saving.load_model` needs."""
+    for module in _REGISTERING:
+        importlib.import_module(module)
+
+
+if "keras" in sys.modules:  # Keras is loaded anyway: register the classes now.
+    register_keras_classes()

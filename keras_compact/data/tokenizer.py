@@ -1,12 +1,14 @@
-"""Loading the SentencePiece tokenizer for tf.data and exported graphs.
+"""Loading tokenizers for tf.data and exported graphs.
 
 TF-only: this module is part of `keras_compact.data`, the tf.data /
 tensorflow-text input pipeline (TensorFlow whatever `KERAS_BACKEND` is).
 
-The tokenizer is keras-hub's public `keras_hub.models.AlbertTokenizer`, a
-`SentencePieceTokenizer` built on tensorflow-text's SentencePiece ops: it
-runs inside `tf.data.Dataset.map`, inside a `tf.function` and inside a
-SavedModel (TF Serving links the same ops), and detokenizes.
+The tokenizers live in `keras_compact.tokenizers`: `SentencePieceTokenizer`
+(a keras-hub `AlbertTokenizer` on tensorflow-text's SentencePiece ops) and
+`WordPieceTokenizer` (BERT's WordPiece with Hugging Face's ids). Both run
+inside `tf.data.Dataset.map`, a `tf.function` and a SavedModel (TF Serving
+links the same ops), and detokenize. This module keeps the pipeline's
+helpers and delegates loading to `keras_compact.tokenizers.load_tokenizer`.
 """
 
 import os
@@ -40,41 +42,37 @@ def load_sentencepiece_processor(model_path):
 
 
 def load_tokenizer(model_path_or_tokenizer, sequence_length=None):
-    """Builds an in-graph ALBERT tokenizer from a SentencePiece .model file.
+    """Builds an in-graph tokenizer from a path, or returns a tokenizer as is.
+
+    Delegates to `keras_compact.tokenizers.load_tokenizer`.
 
     Args:
-        model_path_or_tokenizer: path of a .model file written by
+        model_path_or_tokenizer: a SentencePiece .model written by
             `train_vocabulary` (special pieces <pad>, <unk>, [CLS], [SEP],
-            [MASK] at ids 0-4), or an already built tokenizer, returned as is.
+            [MASK] at ids 0-4) -> `SentencePieceTokenizer` (a
+            `keras_hub.models.AlbertTokenizer`); a WordPiece vocab.txt or a
+            Hugging Face BERT folder -> `WordPieceTokenizer`; an already
+            built tokenizer, returned as is.
         sequence_length: optional; pad/truncate outputs to this length.
 
     Returns:
-        A `keras_hub.models.AlbertTokenizer`: call it on strings (scalar or
-        batch) inside or outside tf.data; `detokenize` maps ids back to text.
+        A tokenizer layer: call it on strings (scalar or batch) inside or
+        outside tf.data; `detokenize` maps ids back to text.
 
     Raises:
         FileNotFoundError: the file does not exist (message names the path).
-        ValueError: the file is not a SentencePiece model, or lacks the
-            special pieces (message names the path).
+        ValueError: the file is not a tokenizer file, or lacks the special
+            pieces (message names the path).
 
     Example:
 
     >>> tokenizer = load_tokenizer("vocab/spm.model")
-    >>> ids = tokenizer(["The quick brown fox."])    # tf.RaggedTensor
+    >>> ids = tokenizer(["The quick brown fox."])    # [[...]] eagerly
     >>> tokenizer.detokenize(ids)                    # ["the quick brown fox."]
     """
-    if not isinstance(model_path_or_tokenizer, (str, bytes, os.PathLike)):
-        return model_path_or_tokenizer
-    import keras_hub
+    from keras_compact.tokenizers import load_tokenizer as load
 
-    model_path = os.fspath(model_path_or_tokenizer)
-    load_sentencepiece_processor(model_path)  # clear errors before keras-hub's
-    try:
-        return keras_hub.models.AlbertTokenizer(proto=model_path,
-                                                sequence_length=sequence_length)
-    except ValueError as error:
-        raise ValueError(f"SentencePiece model {model_path!r} cannot serve as an ALBERT "
-                         f"vocabulary: {error} Train it with `keras-compact vocab`.") from None
+    return load(model_path_or_tokenizer, sequence_length=sequence_length)
 
 
 def special_token_ids(tokenizer):
@@ -84,12 +82,16 @@ def special_token_ids(tokenizer):
         A dict with "pad", "unk", "cls", "sep", "mask" ids and
         "vocabulary_size".
     """
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:  # a plain keras-hub AlbertTokenizer
+        unk = tokenizer.token_to_id("<unk>")
+    mask = tokenizer.mask_token_id
     return {
         "pad": int(tokenizer.pad_token_id),
-        "unk": int(tokenizer.token_to_id("<unk>")),
+        "unk": int(unk),
         "cls": int(tokenizer.cls_token_id),
         "sep": int(tokenizer.sep_token_id),
-        "mask": int(tokenizer.mask_token_id),
+        "mask": None if mask is None else int(mask),
         "vocabulary_size": int(tokenizer.vocabulary_size()),
     }
 
@@ -105,6 +107,9 @@ def tokenizer_proto(tokenizer):
 
 def pipeline_tokenize_fn(tokenizer):
     """A function strings [N] -> int32 RaggedTensor [N, None] for tf.data maps.
+
+    A `WordPieceTokenizer` (no TF resource) is returned as its graph
+    tokenizer. For SentencePiece:
 
     Same ids as calling the keras-hub tokenizer, but the SentencePiece
     resource is created inside the tf.data function that uses it. Why:
@@ -123,6 +128,13 @@ def pipeline_tokenize_fn(tokenizer):
         sentencepiece_ops = None
     import tensorflow as tf
 
+    from keras_compact.tokenizers import WordPieceTokenizer
+
+    if isinstance(tokenizer, WordPieceTokenizer):
+        def tokenize_wordpiece(strings):
+            return tokenizer._ragged_ids(tf.reshape(strings, [-1]))
+
+        return tokenize_wordpiece
     if sentencepiece_ops is None:
         return lambda strings: tf.cast(tokenizer(strings), tf.int32)
     proto = tokenizer_proto(tokenizer)

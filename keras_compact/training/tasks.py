@@ -36,7 +36,9 @@ FRESH_LEARNING_RATE = 1e-4
 def _load_keras(path, what):
     import keras
 
-    import keras_compact.models  # noqa: F401  (registers the classes for loading)
+    from keras_compact import register_keras_classes
+
+    register_keras_classes()
 
     try:
         return keras.saving.load_model(path, compile=False)

@@ -97,7 +97,9 @@ def test_single_text_csv_end_to_end_with_sentencepiece(tmp_path, spm_model, caps
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads([l for l in result.stdout.splitlines()
-                         if l.startswith("OUTPUTS ")][0][len("OUTPUTS "):])["tf2"]
+                         if l.startswith("OUTPUTS ")][0][len("OUTPUTS "):])
+    assert served["loaded"] == []  # neither keras_compact nor keras_hub
+    served = served["outputs"]["tf2"]
     logits = np.asarray(served["logits"][0])
     probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     expected = [from_file[0]["probabilities"][name] for name in ("neg", "pos")]
