@@ -75,14 +75,20 @@ class TextTokenizer:
 
             return pipeline_tokenize_fn(self.tokenizer)
         tokenizer = self.tokenizer
-        if hasattr(tokenizer, "tokenize"):
-            def tokenize(strings):
-                ids = tokenizer.tokenize(tf.reshape(strings, [-1]))
-                if isinstance(ids, tf.RaggedTensor) and ids.ragged_rank == 2:
+
+        def tokenize(strings):
+            ids = tokenizer.tokenize(tf.reshape(strings, [-1]))
+            if isinstance(ids, tf.RaggedTensor):
+                if ids.ragged_rank == 2:  # tensorflow-text: [batch, words, pieces]
                     ids = ids.merge_dims(1, 2)
-                return tf.cast(ids, tf.int32)
-            return tokenize
-        return lambda strings: tf.cast(tokenizer(strings), tf.int32)
+            elif isinstance(ids, tf.Tensor):  # eager keras-hub style: dense when even
+                ids = tf.RaggedTensor.from_tensor(ids)
+            else:  # lists or arrays from an eager call
+                ids = tf.ragged.constant(ids if isinstance(ids, list) else ids.tolist(),
+                                         dtype=tf.int32)
+            return tf.cast(ids, tf.int32)
+
+        return tokenize
 
     def encode_numpy(self, texts, texts_b=None, seq_len=128):
         """Packed features (numpy) for a list of texts, outside tf.data."""
