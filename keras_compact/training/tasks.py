@@ -238,15 +238,15 @@ def save_task_model(model, output_dir, info, tokenizer):
 def task_info(task, seq_len, pair=None):
     """The JSON-able description of a prepared task saved beside its model."""
     spec = task["train"]
+    column = getattr(spec, "text_column", "text")  # in-memory splits: the defaults
     return {
         "name": task.get("name"),
         "labels": task["labels"].to_json(),
         "label_names": task["labels"].names,
-        "text_column": spec.text_column if not isinstance(spec.text_column, int) else
-        str(spec.text_column),
-        "text_b_column": spec.text_b_column,
-        "label_column": spec.label_column,
-        "pair": spec.pair if pair is None else pair,
+        "text_column": column if not isinstance(column, int) else str(column),
+        "text_b_column": getattr(spec, "text_b_column", None),
+        "label_column": getattr(spec, "label_column", "label"),
+        "pair": task["pair"] if pair is None else pair,
         "seq_len": seq_len,
         "metrics": list(task["metrics"]),
     }
@@ -307,7 +307,7 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
                    callbacks=[_epoch_printer()] if verbose else [])
     scores = {}
     for split, spec in [*task["validation"].items(), *task["test"].items()]:
-        if spec.label_column is None:
+        if getattr(spec, "label_column", "in memory") is None:
             continue
         scores[split] = evaluate_split(classifier, spec, labels, tokenizer, seq_len,
                                        task["metrics"], batch_size=batch_size)
