@@ -26,13 +26,17 @@ _LAZY = {
     "AlbertPretrainer": "keras_compact.models",
     "CompactBackbone": "keras_compact.models",
     "TextClassifier": "keras_compact.models",
+    "TextEmbedder": "keras_compact.models",
+    "TextRegressor": "keras_compact.models",
+    "TextClassifierPreprocessor": "keras_compact.preprocessing",
     "PRESETS": "keras_compact.models",
     "SentencePieceTokenizer": "keras_compact.tokenizers",
     "WordPieceTokenizer": "keras_compact.tokenizers",
     "load_tokenizer": "keras_compact.tokenizers",
 }
 # Modules whose Keras classes must be registered before `load_model`.
-_REGISTERING = ("keras_compact.models", "keras_compact.tokenizers")
+_REGISTERING = ("keras_compact.models", "keras_compact.tokenizers",
+                "keras_compact.preprocessing")
 
 __all__ = ["__version__", *_LAZY]
 

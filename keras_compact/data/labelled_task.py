@@ -179,10 +179,11 @@ def make_classification_dataset(pairs, spm_model_path, batch_size=32, seq_len=12
     """A tf.data pipeline of (features, labels) batches for `TextClassifier`.
 
     Each text becomes `[CLS] pieces [SEP]`, truncated to `seq_len` and padded
-    with <pad>; tokenization runs in the graph (tensorflow-text
-    SentencePiece), created inside the dataset's function, so the dataset
-    survives `keras.utils.set_random_seed` (see
-    `tokenizer.pipeline_tokenize_fn`).
+    with <pad> (`keras_compact.preprocessing.encode`: the ids
+    `TextClassifierPreprocessor` and the serving graphs give); tokenization
+    runs in the graph (tensorflow-text SentencePiece), created inside the
+    dataset's function, so the dataset survives
+    `keras.utils.set_random_seed` (see `tokenizer.pipeline_tokenize_fn`).
 
     Args:
         pairs: list of (text, int label), e.g. `load_section_task()["train"]`.
@@ -210,6 +211,7 @@ def make_classification_dataset(pairs, spm_model_path, batch_size=32, seq_len=12
     from keras_compact.data.tokenizer import load_tokenizer
     from keras_compact.data.tokenizer import pipeline_tokenize_fn
     from keras_compact.data.tokenizer import special_token_ids
+    from keras_compact.preprocessing import packing
 
     if not pairs:
         raise ValueError("pairs is empty; pass (text, label) pairs such as "
@@ -238,19 +240,12 @@ def make_classification_dataset(pairs, spm_model_path, batch_size=32, seq_len=12
     static_batch = batch_size if drop_remainder else None
 
     def encode(batch_texts, batch_labels):
-        pieces = tokenize(batch_texts)[:, : seq_len - 2]
-        rows = pieces.nrows()
-        cls = tf.fill([rows, 1], tf.constant(cls_id, tf.int32))
-        sep = tf.fill([rows, 1], tf.constant(sep_id, tf.int32))
-        token_ids = tf.concat([cls, pieces, sep], axis=1)
-        lengths = tf.cast(token_ids.row_lengths(), tf.int32)
-        token_ids = token_ids.to_tensor(default_value=pad_id, shape=[None, seq_len])
-        padding_mask = tf.sequence_mask(lengths, seq_len, dtype=tf.int32)
-        features = {
-            "token_ids": tf.ensure_shape(token_ids, [static_batch, seq_len]),
-            "segment_ids": tf.zeros_like(padding_mask),
-            "padding_mask": tf.ensure_shape(padding_mask, [static_batch, seq_len]),
-        }
+        # The package's one text-to-features path (the preprocessors' and the
+        # serving graphs'): same bound, same tokenizer, same packer.
+        features = packing.encode(tokenize, batch_texts, sequence_length=seq_len,
+                                  cls_id=cls_id, sep_id=sep_id, pad_id=pad_id)
+        features = {key: tf.ensure_shape(value, [static_batch, seq_len])
+                    for key, value in features.items()}
         return features, tf.ensure_shape(batch_labels, [static_batch])
 
     return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

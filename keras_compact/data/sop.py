@@ -23,10 +23,15 @@ Recipe (BERT/ALBERT `create_pretraining_data`, per chunk):
    the longer segment, each time from its front or back at random; both
    segments stay non-empty.
 5. Packed as `[CLS] A [SEP] B [SEP]`, segment ids 0 for `[CLS] A [SEP]` and 1
-   for `B [SEP]`, padded with `<pad>` to `max_seq_len`.
+   for `B [SEP]`, padded with `<pad>` to `max_seq_len`, by the package's one
+   packer (`keras_compact.preprocessing.pack`); the truncation rule of step 4
+   is its `truncated_lengths`.
 """
 
 import tensorflow as tf
+
+from keras_compact.preprocessing.packing import pack
+from keras_compact.preprocessing.packing import truncated_lengths
 
 SOP = "sop"
 NSP = "nsp"
@@ -57,50 +62,8 @@ def _chunk_ends(lengths, targets):
     return tf.cast(tf.where(closes.stack())[:, 0], tf.int32) + 1
 
 
-def truncated_lengths(length_a, length_b, max_num_tokens):
-    """Lengths after BERT's truncation: trim the longer side (ties: B) first.
-
-    Closed form of "while too long, drop one token from the longer segment".
-    """
-    excess = tf.maximum(length_a + length_b - max_num_tokens, 0)
-    only_a = length_a - excess >= length_b
-    only_b = tf.logical_and(tf.logical_not(only_a), length_b - excess >= length_a)
-    half = max_num_tokens // 2
-    new_a = tf.where(only_a, length_a - excess,
-                     tf.where(only_b, length_a, max_num_tokens - half))
-    new_b = tf.where(only_a, length_b,
-                     tf.where(only_b, length_b - excess, half))
-    return new_a, new_b
-
-
 def _gather_segments(flat_ids, starts, limits):
     return tf.gather(flat_ids, tf.ragged.range(starts, limits))
-
-
-def pack_pairs(first, second, max_seq_len, cls_id, sep_id, pad_id):
-    """Packs ragged segment pairs as `[CLS] A [SEP] B [SEP]` + padding.
-
-    Args:
-        first, second: `tf.RaggedTensor` [K, None] of token ids; each pair
-            must fit, i.e. len(A) + len(B) + 3 <= max_seq_len.
-
-    Returns:
-        token_ids, segment_ids, padding_mask: int32 [K, max_seq_len].
-    """
-    count = first.nrows()
-    cls = tf.fill(tf.stack([count, 1]), tf.constant(cls_id, first.dtype))
-    sep = tf.fill(tf.stack([count, 1]), tf.constant(sep_id, first.dtype))
-    tokens = tf.concat([cls, first, sep, second, sep], axis=1)
-    zeros = tf.zeros_like(first)
-    ones = tf.ones_like(second)
-    segments = tf.concat([tf.zeros_like(cls), zeros, tf.zeros_like(sep), ones,
-                          tf.ones_like(sep)], axis=1)
-    shape = tf.stack([tf.cast(count, tf.int64), tf.constant(max_seq_len, tf.int64)])
-    token_ids = tokens.to_tensor(default_value=pad_id, shape=shape)
-    segment_ids = segments.to_tensor(default_value=0, shape=shape)
-    padding_mask = tf.ones_like(tokens).to_tensor(default_value=0, shape=shape)
-    return (tf.cast(token_ids, tf.int32), tf.cast(segment_ids, tf.int32),
-            tf.cast(padding_mask, tf.int32))
 
 
 def create_pair_examples(
@@ -240,12 +203,12 @@ def create_pair_examples(
     first = _gather_segments(all_ids, a_start, a_end)
     second = _gather_segments(all_ids, b_start, b_end)
 
-    token_ids, segment_ids, padding_mask = pack_pairs(
-        first, second, max_seq_len, cls_id, sep_id, pad_id)
+    # The segments fit already (truncated above, from random ends), so the
+    # shared packer only adds the specials and the padding.
+    packed = pack(first, second, sequence_length=max_seq_len, cls_id=cls_id, sep_id=sep_id,
+                  pad_id=pad_id)
     return {
-        "token_ids": token_ids,
-        "segment_ids": segment_ids,
-        "padding_mask": padding_mask,
+        **packed,
         "sop_label": label,
         "target_length": chunk_targets,
         "is_short": chunk_short,

@@ -83,8 +83,10 @@ def special_token_ids(tokenizer):
         "vocabulary_size".
     """
     unk = getattr(tokenizer, "unk_token_id", None)
-    if unk is None:  # a plain keras-hub AlbertTokenizer
-        unk = tokenizer.token_to_id("<unk>")
+    if unk is None:  # keras-hub tokenizers without an unk_token_id
+        vocabulary = set(tokenizer.get_vocabulary())
+        names = [getattr(tokenizer, "oov_token", None), "<unk>", "[UNK]"]
+        unk = tokenizer.token_to_id(next(n for n in names if n in vocabulary))
     mask = tokenizer.mask_token_id
     return {
         "pad": int(tokenizer.pad_token_id),

@@ -66,27 +66,41 @@ def _whole_word_pieces(processor):
     return words
 
 
-def encode_texts(processor, texts, seq_len, cls_id=2, sep_id=3, pad_id=0):
-    """Packs texts as the classification pipeline does, in numpy.
+def _packed_numpy(piece_ids, seq_len, cls_id, sep_id, pad_id):
+    """`keras_compact.preprocessing.pack` on Python lists of piece ids, as numpy."""
+    import tensorflow as tf
 
-    `[CLS] pieces[: seq_len - 2] [SEP]`, padded with `pad_id`; the same ids as
-    `keras_compact.data.labelled_task.make_classification_dataset`.
+    from keras_compact.preprocessing.packing import pack
+
+    lengths = np.array([len(ids) for ids in piece_ids], dtype="int64")
+    flat = np.fromiter((i for ids in piece_ids for i in ids), dtype="int32",
+                       count=int(lengths.sum()))
+    ragged = tf.RaggedTensor.from_row_lengths(flat, lengths)
+    packed = pack(ragged, sequence_length=seq_len, cls_id=cls_id, sep_id=sep_id,
+                  pad_id=pad_id)
+    return {key: value.numpy() for key, value in packed.items()}
+
+
+def encode_texts(processor, texts, seq_len, cls_id=2, sep_id=3, pad_id=0):
+    """Packs texts as the classification pipeline does, with numpy outputs.
+
+    `[CLS] pieces[: seq_len - 2] [SEP]`, padded with `pad_id`: the package's
+    one packer (`keras_compact.preprocessing.pack`) after the same text bound
+    (`CHARS_PER_TOKEN * seq_len` characters), so the ids are those of
+    `keras_compact.data.labelled_task.make_classification_dataset` and of
+    `TextClassifierPreprocessor`. Tokenizes with the `sentencepiece` package,
+    so it runs under any Keras backend (TensorFlow is installed with the
+    package in any case).
 
     Returns:
         A dict of int32 arrays (len(texts), seq_len): "token_ids",
         "segment_ids" (zeros), "padding_mask".
     """
-    token_ids = np.full((len(texts), seq_len), pad_id, dtype="int32")
-    padding_mask = np.zeros((len(texts), seq_len), dtype="int32")
-    for row, text in enumerate(texts):
-        pieces = [cls_id, *processor.encode(text)[: seq_len - 2], sep_id]
-        token_ids[row, : len(pieces)] = pieces
-        padding_mask[row, : len(pieces)] = 1
-    return {
-        "token_ids": token_ids,
-        "segment_ids": np.zeros_like(token_ids),
-        "padding_mask": padding_mask,
-    }
+    from keras_compact.preprocessing.packing import CHARS_PER_TOKEN
+
+    limit = CHARS_PER_TOKEN * seq_len
+    pieces = [processor.encode(text[:limit]) for text in texts]
+    return _packed_numpy(pieces, seq_len, cls_id, sep_id, pad_id)
 
 
 class WordVectors:
@@ -305,9 +319,10 @@ class TextAugmenter:
         self.mask_id = self.processor.piece_to_id("[MASK]")
         self.cls_id = self.processor.piece_to_id("[CLS]")
         self.sep_id = self.processor.piece_to_id("[SEP]")
+        self.pad_id = self.processor.piece_to_id("<pad>")
 
     def _mlm_queries(self, words_per_text):
-        """Rows of (text index, token ids, [(word index, position), ...])."""
+        """Rows of (text index, piece ids (no specials), [(word index, position), ...])."""
         queries = []
         limit = self.max_seq_len - 2
         for t, words in enumerate(words_per_text):
@@ -317,7 +332,6 @@ class TextAugmenter:
                 if len(pieces) == 1 and len(ids) < limit and _is_replaceable(word):
                     single.append((w, len(ids) + 1))  # +1: [CLS]
                 ids.extend(pieces)
-            ids = [self.cls_id, *ids[:limit], self.sep_id]
             groups = 1 if not single else (
                 len(single) if self.mask_fraction is None
                 else min(len(single), math.ceil(1.0 / self.mask_fraction)))
@@ -329,18 +343,19 @@ class TextAugmenter:
 
     def _run_mlm(self, batch, slots):
         # Fixed shapes (batch_size, max_seq_len, slots) so the model traces once.
-        token_ids = np.zeros((self.batch_size, self.max_seq_len), dtype="int32")
-        padding_mask = np.zeros_like(token_ids)
+        # Rows beyond the batch are empty texts ([CLS] [SEP]).
+        pieces = [ids for _, ids, _ in batch] + [[]] * (self.batch_size - len(batch))
+        packed = _packed_numpy(pieces, self.max_seq_len, self.cls_id, self.sep_id,
+                               self.pad_id)
+        token_ids, padding_mask = packed["token_ids"], packed["padding_mask"]
         positions = np.zeros((self.batch_size, slots), dtype="int32")
         for row, (_, ids, chosen) in enumerate(batch):
-            token_ids[row, : len(ids)] = ids
-            padding_mask[row, : len(ids)] = 1
             for slot, (_, position) in enumerate(chosen):
                 token_ids[row, position] = self.mask_id
                 positions[row, slot] = position
         outputs = self.mlm_model.predict_on_batch({
             "token_ids": token_ids,
-            "segment_ids": np.zeros_like(token_ids),
+            "segment_ids": packed["segment_ids"],
             "padding_mask": padding_mask,
             "mask_positions": positions,
         })

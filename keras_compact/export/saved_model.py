@@ -5,13 +5,27 @@ and functions so that both TF2's `tf.saved_model.load` and the TF1
 session-based loader that TF Serving uses can run them (plain `tf.Module`
 saving of Keras 3 layers breaks the latter).
 
+Text goes through the model's own preprocessor
+(`keras_compact.preprocessing.TextClassifierPreprocessor`, SentencePiece or
+WordPiece, single texts or pairs), traced into the graph with its tokenizer,
+so the served ids are the ids the model saw in Keras; the preprocessor's
+text bound keeps the work per request bounded (64 characters per position
+are tokenized at most, whatever the text's size).
+
 Signatures:
 - `serving_default`: "text" (string [batch]; plus "text_b" for pair
-  tasks) -> classifier: "logits", "probabilities", "label_ids" (int32) and
-  "labels" (string, when label names are given); backbone:
-  "pooled_output", "sequence_output".
+  models) -> classifier: "logits", "probabilities", "label_ids" (int32) and
+  "labels" (string, when label names are given); regressor: "score";
+  embedder: "embedding"; backbone: "pooled_output", "sequence_output".
 - `serve_token_ids`: "token_ids", "segment_ids", "padding_mask" (int32
   [batch, seq_len]) -> the same outputs, for clients that tokenize.
+
+Input contracts (both loaders): texts must be a vector (rank 1; a scalar or a
+matrix is rejected), the two texts of a pair must have equal batch sizes,
+and token ids must lie in [0, vocabulary_size) with segment ids in
+[0, num_segments), a 0/1 padding mask and one batch size for the three.
+A violation is an InvalidArgument error whose message names the input and
+the rule (TF Serving returns it to the client as INVALID_ARGUMENT).
 
 Classifier exports run the model only as wide as the batch needs: padding
 columns after the last real token of every example are dropped (the width
@@ -60,11 +74,16 @@ def trim_padding_columns(features, seq_len):
     return {key: value[:, :width] for key, value in features.items()}
 
 
-def _check_model(model):
+CLASSIFIER, REGRESSOR, EMBEDDER, BACKBONE = "classifier", "regressor", "embedder", "backbone"
+
+
+def _model_kind(model):
     import keras
 
     from keras_compact.models import CompactBackbone
     from keras_compact.models import TextClassifier
+    from keras_compact.models import TextEmbedder
+    from keras_compact.models import TextRegressor
 
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
@@ -72,28 +91,130 @@ def _check_model(model):
             f"{keras.backend.backend()}). Save the model as .keras on this backend "
             "and export it from a TensorFlow-backend process: KERAS_BACKEND=tensorflow "
             "keras-compact export --model model.keras ...")
-    if not isinstance(model, (TextClassifier, CompactBackbone)):
-        raise ValueError(f"Export takes a TextClassifier or a CompactBackbone, got "
-                         f"{type(model).__name__}.")
-    return isinstance(model, TextClassifier)
+    for cls, kind in ((TextRegressor, REGRESSOR), (TextClassifier, CLASSIFIER),
+                      (TextEmbedder, EMBEDDER), (CompactBackbone, BACKBONE)):
+        if isinstance(model, cls):
+            return kind
+    raise ValueError(f"Export takes a TextClassifier, TextRegressor, TextEmbedder or a "
+                     f"CompactBackbone (TextClassifier or a CompactBackbone in short), got "
+                     f"{type(model).__name__}.")
 
 
-def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=False,
-                       trim_padding=True):
+def serving_preprocessor(model, vocab=None, seq_len=None, pair=None):
+    """The preprocessor an export of `model` runs: the model's own, else one
+    built from `vocab`.
+
+    Args:
+        model: a task model (its `preprocessor` is used when it has one) or a
+            `CompactBackbone`.
+        vocab: a vocabulary path (or tokenizer), for a model without a
+            preprocessor; ignored otherwise.
+        seq_len, pair: None keeps the preprocessor's; a value builds a copy
+            with the same tokenizer and that length / pairing.
+
+    Returns:
+        A `TextClassifierPreprocessor`.
+
+    Raises:
+        ValueError: no preprocessor and no vocabulary; a bad `seq_len`.
+    """
+    from keras_compact.preprocessing import TextClassifierPreprocessor
+
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        if vocab is None:
+            raise ValueError(
+                f"The {type(model).__name__} has no preprocessor, so the export needs its "
+                "vocabulary: pass vocab= (the .model / vocab.txt it was trained with), or "
+                "build the model with preprocessor=TextClassifierPreprocessor(...).")
+        from keras_compact.data.tokenizer import load_tokenizer
+
+        return TextClassifierPreprocessor(load_tokenizer(vocab),
+                                          128 if seq_len is None else seq_len,
+                                          pair=bool(pair))
+    if not isinstance(preprocessor, TextClassifierPreprocessor):
+        raise ValueError(f"Export runs a TextClassifierPreprocessor, the model has a "
+                         f"{type(preprocessor).__name__}; set model.preprocessor to one.")
+    same_length = seq_len is None or seq_len == preprocessor.sequence_length
+    same_pairing = pair is None or bool(pair) == preprocessor.pair
+    if same_length and same_pairing:
+        return preprocessor
+    return TextClassifierPreprocessor(
+        preprocessor.tokenizer, preprocessor.sequence_length if seq_len is None else seq_len,
+        pair=preprocessor.pair if pair is None else bool(pair),
+        max_text_chars=preprocessor.max_text_chars)
+
+
+def _check_text_batch(text, name):
+    """`text` as a string vector, or an InvalidArgument error naming it."""
+    import tensorflow as tf
+
+    # tf.raw_ops.Rank: the Python tf.rank folds to the traced (static) rank,
+    # while a loaded TF2 signature is also called with other ranks.
+    rank = tf.raw_ops.Rank(input=text)
+    check = tf.debugging.assert_equal(
+        rank, 1, message=f"'{name}' must be a vector of strings, shape [batch] (a scalar or a "
+                         "matrix is not accepted); send one string per example")
+    with tf.control_dependencies([check]):
+        return tf.identity(text)
+
+
+def _check_token_ids(features, vocabulary_size, num_segments):
+    """The id inputs, or InvalidArgument errors naming the input and the rule."""
+    import tensorflow as tf
+
+    token_ids = features["token_ids"]
+    checks = []
+    rows = tf.shape(token_ids, out_type=tf.int32)
+    for key in ("segment_ids", "padding_mask"):
+        checks.append(tf.debugging.assert_equal(
+            tf.shape(features[key], out_type=tf.int32), rows,
+            message=f"'{key}' must have the shape of 'token_ids' [batch, seq_len] (same "
+                    "batch size, no broadcasting)"))
+    checks.append(tf.debugging.assert_non_negative(
+        token_ids, message="'token_ids' must be >= 0 (negative ids are not token ids)"))
+    checks.append(tf.debugging.assert_less(
+        token_ids, tf.constant(vocabulary_size, tf.int32),
+        message=f"'token_ids' must be < vocabulary_size={vocabulary_size} (ids outside the "
+                "model's token table)"))
+    segments = features["segment_ids"]
+    checks.append(tf.debugging.assert_non_negative(
+        segments, message="'segment_ids' must be >= 0"))
+    checks.append(tf.debugging.assert_less(
+        segments, tf.constant(num_segments, tf.int32),
+        message=f"'segment_ids' must be < num_segments={num_segments}"))
+    mask = features["padding_mask"]
+    checks.append(tf.debugging.assert_equal(
+        tf.logical_or(tf.equal(mask, 0), tf.equal(mask, 1)), True,
+        message="'padding_mask' must hold only 0 (padding) and 1 (real token)"))
+    with tf.control_dependencies(checks):
+        return {key: tf.identity(value) for key, value in features.items()}
+
+
+def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=None,
+                       pair=None, trim_padding=True):
     """Writes a SavedModel with raw-text and token-id signatures to `path`.
 
     The directory is written under a temporary name and renamed into place.
+    Raw text runs through the model's own preprocessor (see
+    `serving_preprocessor`), so the served ids are those of Keras'
+    `model.predict(texts)`.
 
     Args:
-        model: a `TextClassifier` or `CompactBackbone` (TensorFlow backend).
-        vocab: its SentencePiece .model file.
+        model: a `TextClassifier`, `TextRegressor`, `TextEmbedder` or
+            `CompactBackbone` (TensorFlow backend).
+        vocab: the vocabulary (.model / vocab.txt) for a model without a
+            preprocessor (a backbone, an id-only task model); None otherwise.
         path: the SavedModel directory to create (must not exist).
-        seq_len: int. Length texts are truncated / padded to (at most the
-            model's `max_sequence_length`).
+        seq_len: int or None. Length texts are truncated / padded to (at most
+            the model's `max_sequence_length`); None: the preprocessor's
+            (128 when built from `vocab`).
         label_names: optional list of class names (classifiers), returned as
             "labels" beside the ids.
-        pair: bool. Take two texts per example ("text", "text_b").
-        trim_padding: bool. Classifiers: run only as wide as the batch's
+        pair: bool or None. Take two texts per example ("text", "text_b");
+            None: as the preprocessor does (single texts when built from
+            `vocab`).
+        trim_padding: bool. Task models: run only as wide as the batch's
             longest example (see the module docstring). False keeps every
             call at [batch, seq_len], e.g. for servers that compile per shape.
             Backbones always keep the full width (`sequence_output` is
@@ -105,80 +226,87 @@ def export_saved_model(model, vocab, path, seq_len=128, label_names=None, pair=F
     Example:
     ```python
     classifier = keras.saving.load_model("runs/demo/teacher/classifier.keras")
-    export_saved_model(classifier, "runs/demo/vocab/spm.model", "exports/teacher")
+    export_saved_model(classifier, path="exports/teacher/1")   # its own preprocessor
     ```
     """
     import tensorflow as tf
     from keras.export import ExportArchive
 
-    from keras_compact.data.tokenizer import load_sentencepiece_processor
-    from keras_compact.data.vocabulary import check_special_pieces
-    from keras_compact.export.serving_text import TextPacker
+    from keras_compact.models.classifier import check_preprocessor
 
-    is_classifier = _check_model(model)
-    backbone = model.backbone if is_classifier else model
-    processor = load_sentencepiece_processor(vocab)
-    # The packer uses the fixed special ids (<pad>=0, [CLS]=2, [SEP]=3) training used.
-    check_special_pieces(vocab)
-    if processor.get_piece_size() != backbone.vocabulary_size:
-        raise ValueError(f"{vocab!r} has {processor.get_piece_size()} pieces but the model's "
-                         f"vocabulary has {backbone.vocabulary_size}; pass the model's own "
-                         "SentencePiece model.")
-    if (isinstance(seq_len, bool) or not isinstance(seq_len, int)
-            or not (4 if pair else 3) <= seq_len <= backbone.max_sequence_length):
-        raise ValueError(f"seq_len={seq_len!r} must be an integer in [{4 if pair else 3}, "
-                         f"max_sequence_length={backbone.max_sequence_length}].")
+    kind = _model_kind(model)
+    backbone = model if kind == BACKBONE else model.backbone
+    if path is None:
+        raise ValueError("path is required: the SavedModel directory to create.")
+    preprocessor = serving_preprocessor(model, vocab, seq_len=seq_len, pair=pair)
+    seq_len = preprocessor.sequence_length
+    check_preprocessor(backbone, preprocessor)
     if label_names is not None:
-        if not is_classifier:
-            raise ValueError("label_names is for classifiers; a backbone has no classes.")
+        if kind != CLASSIFIER:
+            raise ValueError(f"label_names is for classifiers; a {kind} has no classes.")
         if len(label_names) != model.num_classes:
             raise ValueError(f"label_names has {len(label_names)} names but the classifier "
                              f"has {model.num_classes} classes.")
     if os.path.exists(path):
         raise ValueError(f"{path} already exists; export to a new directory.")
-    with open(vocab, "rb") as handle:
-        packer = TextPacker(handle.read(), seq_len)
     names = None if label_names is None else tf.constant(list(label_names), tf.string)
+    vocabulary_size = int(backbone.vocabulary_size)
+    num_segments = int(getattr(backbone, "num_segments", 2))
 
     def outputs(features):
         features = {k: tf.cast(features[k], tf.int32) for k in INPUT_KEYS}
-        if not is_classifier:
+        if kind == BACKBONE:
             result = model(features, training=False)
             return {"pooled_output": tf.cast(result["pooled_output"], tf.float32),
                     "sequence_output": tf.cast(result["sequence_output"], tf.float32)}
         if trim_padding:
             features = trim_padding_columns(features, seq_len)
-        logits = tf.cast(model(features, training=False), tf.float32)
-        result = {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1),
-                  "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
+        values = tf.cast(model(features, training=False), tf.float32)
+        if kind == EMBEDDER:
+            return {"embedding": values}
+        if kind == REGRESSOR:
+            return {"score": values[:, 0]}
+        result = {"logits": values, "probabilities": tf.nn.softmax(values, axis=-1),
+                  "label_ids": tf.argmax(values, axis=-1, output_type=tf.int32)}
         if names is not None:
             result["labels"] = tf.gather(names, result["label_ids"])
         return result
 
+    def from_text(text, text_b=None):
+        text = _check_text_batch(text, "text")
+        if text_b is None:
+            return outputs(preprocessor(text))
+        text_b = _check_text_batch(text_b, "text_b")
+        return outputs(preprocessor(x=(text, text_b)))
+
     archive = ExportArchive()
     archive.track(model)
-    archive.track(packer)
-    text_spec = tf.TensorSpec([None], tf.string, name="text")
-    if pair:
+    archive.track(preprocessor)
+    # No shape in the text specs: TF2's loaded signatures do not check
+    # shapes, so the graph checks the rank itself, the same for TF2 and for
+    # the session loader (which would otherwise reject with a feed error).
+    text_spec = tf.TensorSpec(None, tf.string, name="text")
+    if preprocessor.pair:
         archive.add_endpoint(
-            "serving_default", lambda text, text_b: outputs(packer(text, text_b)),
-            input_signature=[text_spec, tf.TensorSpec([None], tf.string, name="text_b")])
+            "serving_default", lambda text, text_b: from_text(text, text_b),
+            input_signature=[text_spec, tf.TensorSpec(None, tf.string, name="text_b")])
     else:
-        archive.add_endpoint("serving_default", lambda text: outputs(packer(text)),
+        archive.add_endpoint("serving_default", lambda text: from_text(text),
                              input_signature=[text_spec])
     id_specs = [tf.TensorSpec([None, seq_len], tf.int32, name=k) for k in INPUT_KEYS]
     archive.add_endpoint(
         "serve_token_ids",
-        lambda token_ids, segment_ids, padding_mask: outputs(dict(
-            token_ids=token_ids, segment_ids=segment_ids, padding_mask=padding_mask)),
+        lambda token_ids, segment_ids, padding_mask: outputs(_check_token_ids(dict(
+            token_ids=token_ids, segment_ids=segment_ids, padding_mask=padding_mask),
+            vocabulary_size, num_segments)),
         input_signature=id_specs)
     with atomic_directory(path) as temp:
         archive.write_out(temp, verbose=False)
     return path
 
 
-def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_names=None,
-                       version=None, pair=False, trim_padding=True):
+def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_len=None,
+                       label_names=None, version=None, pair=None, trim_padding=True):
     """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
 
     The version is written under a hidden temporary name beside it and
@@ -186,7 +314,8 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
     loads a half-written version.
 
     Args:
-        model, vocab: as `export_saved_model`.
+        model, vocab: as `export_saved_model` (a model with a preprocessor
+            needs no vocab).
         base_dir: the directory above the model's; TF Serving's
             --model_base_path is BASE_DIR/MODEL_NAME.
         model_name: the served model's name (a directory name).
@@ -202,10 +331,12 @@ def export_for_serving(model, vocab, base_dir, model_name, seq_len=128, label_na
 
     Example:
     ```python
-    path = export_for_serving(classifier, "spm.model", "/models", "sections",
+    path = export_for_serving(classifier, base_dir="/models", model_name="sections",
                               label_names=names)       # /models/sections/1
     ```
     """
+    if base_dir is None or model_name is None:
+        raise ValueError("base_dir and model_name are required (BASE_DIR/MODEL_NAME/VERSION).")
     # atomic_directory creates BASE_DIR/MODEL_NAME; a failed export leaves no version.
     path = version_path(base_dir, model_name, version)
     return export_saved_model(model, vocab, path, seq_len=seq_len, label_names=label_names,

@@ -38,8 +38,6 @@ def read_sentencepiece_proto(path):
         SentencePieceModelNotFoundError: the file does not exist.
         ValueError: the file is not a SentencePiece model (names the path).
     """
-    import sentencepiece as spm
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise SentencePieceModelNotFoundError(

@@ -29,16 +29,21 @@ Which characters count as control, space, punctuation, nonspacing mark or CJK
 ideograph is measured from the reference itself (tools/gen_bert_unicode_tables.py
 writes `_bert_unicode.py`), so the code point tables cannot drift from it.
 
-Ops used, and TFLite/LiteRT: `FastWordpieceTokenizer` (step 6) has a LiteRT
-kernel in tensorflow-text. Steps 1-5 use `StaticRegexReplace`,
-`StringLower` (utf-8), `StringSplitV2`, `RegexFullMatch`, tensorflow-text's
-`NormalizeUTF8` (NFD, uncased only) and `RegexSplitWithOffsets` (only when
-special tokens are split from the text); LiteRT has no builtin kernels for
-these: the core ones need the Flex delegate (select TF ops) and the two
-tensorflow-text ones are not available in LiteRT at all. tensorflow-text's
-LiteRT-ready `FastBertNormalizer` does not give the reference's ids: it turns
-dropped characters into spaces ("a\\u200bb" -> "a b") and, for uncased, applies
-NFKC case folding (`ß` -> "ss", `½` -> "1⁄2", `²` -> "2"), so it is not used.
+Ops used, and TFLite/LiteRT (checked with `tf.lite.TFLiteConverter`,
+TFLITE_BUILTINS + SELECT_TF_OPS, allow_custom_ops): the WordPiece step is
+tensorflow-text's `FastWordpieceTokenizeWithOffsets`, which has a LiteRT
+kernel (register tensorflow-text's TFLite ops). Steps 1-5 have no builtin
+LiteRT kernels: `StaticRegexReplace`, `StringLower`, `StringSplitV2`,
+`StringLength`, `StaticRegexFullMatch` and the ragged/string `SelectV2`,
+`RaggedGather`, `RaggedTensorToTensor`, `DenseBincount` convert to Flex
+(select TF) ops; tensorflow-text's `NormalizeUTF8` (NFD; uncased only) and
+`RegexSplitWithOffsets` (only with `special_tokens_in_strings`) also convert
+as Flex ops, but the stock Flex delegate has no kernels for them: a LiteRT
+build needs a Flex delegate linked with tensorflow-text's kernels, or these
+steps run outside the model. tensorflow-text's LiteRT-ready
+`FastBertNormalizer` does not give the reference's ids: it turns dropped
+characters into spaces ("a\\u200bb" -> "a b") and, for uncased, applies NFKC
+case folding (`ß` -> "ss", `½` -> "1⁄2", `²` -> "2"), so it is not used.
 """
 
 import os
@@ -65,7 +70,10 @@ def _regex_class(ranges):
 
 
 _DROPPED = _regex_class(_bert_unicode.DROPPED)
-_SPACES = _regex_class(_bert_unicode.SPACES)
+# Without " " itself: rewriting every space as a space is most of the cost.
+_SPACES = _regex_class(
+    [r for low, high in _bert_unicode.SPACES
+     for r in ((low, min(high, 0x1F)), (max(low, 0x21), high)) if r[0] <= r[1]])
 _PUNCTUATION = _regex_class(_bert_unicode.PUNCTUATION)
 _NONSPACING_MARKS = _regex_class(_bert_unicode.NONSPACING_MARKS)
 _CJK = _regex_class(_bert_unicode.CJK_IDEOGRAPHS)
@@ -197,8 +205,7 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         dtype="int32",
         **kwargs,
     ):
-        if not (is_int_dtype(dtype)
-                or is_string_dtype(dtype)):
+        if not (is_int_dtype(dtype) or is_string_dtype(dtype)):
             raise ValueError(f"dtype must be an integer type or 'string'; got dtype={dtype!r}.")
         super().__init__(dtype=dtype, **kwargs)
         if int(max_input_chars_per_word) < 1:
@@ -220,6 +227,7 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         self.mask_token_id = None
         # keras-hub compatibility aliases.
         self.start_token, self.end_token = cls_token, sep_token
+        self.start_token_id = self.end_token_id = None
         self.vocabulary = None
         self._source = None
         self.set_vocabulary(vocabulary)
@@ -263,6 +271,13 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         self._source = source
         self._update_special_token_ids()
         self.mask_token_id = self._token_to_id_map.get(self._mask_token)
+        # keras-hub's special_tokens / special_token_ids include the mask
+        # token when the vocabulary has one.
+        attrs = self._special_token_attrs
+        if self.mask_token_id is not None and "mask_token" not in attrs:
+            attrs.append("mask_token")
+        elif self.mask_token_id is None and "mask_token" in attrs:
+            attrs.remove("mask_token")
         self._maybe_initialized_tf()
         self.start_token_id, self.end_token_id = self.cls_token_id, self.sep_token_id
 
@@ -361,8 +376,14 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
                 self._fast_word_piece = self._build_fast_word_piece(tf, tf_text)
 
     def _build_fast_word_piece(self, tf, tf_text):
+        # The op wants unique, non-empty tokens and numbers them by
+        # position. A repeated token keeps its last id (as Hugging Face's
+        # dict does) and earlier copies, like an empty line, become
+        # placeholders no word can match (words never contain spaces).
+        vocab = [token if token and self._token_to_id_map[token] == i else f" unused {i} "
+                 for i, token in enumerate(self.vocabulary)]
         return tf_text.FastWordpieceTokenizer(
-            vocab=self.vocabulary,
+            vocab=vocab,
             suffix_indicator=self.suffix_indicator,
             # The reference counts characters; this op counts bytes (a
             # UTF-8 character is at most 4). Longer words are replaced by

@@ -8,8 +8,6 @@ corpus plus the parity sentences, so that the accented, Greek, Cyrillic, CJK
 [UNK].
 """
 
-import os
-
 import pytest
 
 from tests.tokenizers.parity_data import parity_sentences

