@@ -182,6 +182,10 @@ def build_student(job, vocabulary_size, num_classes):
     config["vocabulary_size"] = vocabulary_size
     config["max_sequence_length"] = max(config.get("max_sequence_length", 0), job.seq_len)
     backbone = CompactBackbone(**config, name="student_backbone")
+    if num_classes == 1:  # a regression teacher: a regressor student
+        from keras_compact.models import TextRegressor
+
+        return TextRegressor(backbone, name="student")
     return TextClassifier(backbone, num_classes=num_classes, name="student")
 
 

@@ -274,6 +274,7 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     ```
     """
     from keras_compact.models import TextClassifier
+    from keras_compact.models import TextRegressor
     from keras_compact.tasks.datasets import make_dataset
     from keras_compact.training.finetune import make_adamw
 
@@ -282,7 +283,8 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     if train_count < batch_size:
         batch_size = max(1, train_count)
     steps_per_epoch = max(1, train_count // batch_size)
-    classifier = TextClassifier(backbone, num_classes=labels.num_classes, dropout=dropout)
+    classifier = (TextRegressor(backbone, dropout=dropout) if labels.regression else
+                  TextClassifier(backbone, num_classes=labels.num_classes, dropout=dropout))
     compile_task_model(classifier, labels, make_adamw(steps_per_epoch * epochs, learning_rate),
                        name=task.get("name"))
     train = make_dataset(task["train"], labels, tokenizer, seq_len=seq_len,
