@@ -169,7 +169,7 @@ def run_demo(args):
 
     print("\n== Fine-tuning the from-scratch ALBERT teacher on the bundled section task")
     teacher = _finetune_teacher(args, job, result["vocab"])
-    run_main_job(args.output_dir, teacher, seed=args.seed, verbose=2)
+    run_main_job(args.output_dir, teacher, seed=args.seed, verbose=2, pretrain_steps=job.steps)
     print(f"\nMain job wall time: {(time.perf_counter() - started) / 60:.1f} minutes")
     return 0
 

@@ -268,7 +268,8 @@ def goals(rows):
     }
 
 
-def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2):
+def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
+                 pretrain_steps=PRETRAIN_ARGS["steps"]):
     """Steps 2-5 (after pretraining and the ALBERT teacher): returns rows and goals.
 
     Args:
@@ -327,7 +328,7 @@ def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2):
                 "student from scratch": by_name["scratch student"]["test_accuracy"]}
     notes = {
         "ALBERT teacher (from scratch)": f"L=4, H=256, E=64, shared; pretrained "
-                                         f"{PRETRAIN_ARGS['steps']} steps MLM+SOP here",
+                                         f"{pretrain_steps} steps MLM+SOP here",
         "MiniLM teacher": "all-MiniLM-L6-v2 (L=6, H=384), fine-tuned "
                           f"{MINILM_FINETUNE['epochs']} epochs",
         "distilled student": f"L={STUDENT_CONFIG['num_layers']} shared, "
