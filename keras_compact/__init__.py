@@ -4,15 +4,13 @@ ALBERT (factorized embeddings, cross-layer parameter sharing, sentence-order
 prediction) and TinyBERT (transformer distillation), on the TensorFlow, JAX
 and torch backends.
 
-The top-level names are imported on first use (PEP 562), so that importing a
-submodule that does not need Keras (the command line's `--help`, the file
-readers of `keras_compact.tasks`) does not start TensorFlow. When Keras is
-already imported, the models are imported (and registered for
-`keras.saving.load_model`) at once, as before; otherwise touch any top-level
-name (or `import keras_compact.models`) before loading a `.keras` file.
+`import keras_compact` imports the Keras modules and so registers every class
+a saved `.keras` file can name. Only the `keras-compact` console script
+imports them lazily (see the comment at the end), to keep `--help` fast.
 """
 
 import importlib
+import os
 import sys
 
 from keras_compact.version import __version__
@@ -33,10 +31,18 @@ _LAZY = {
     "SentencePieceTokenizer": "keras_compact.tokenizers",
     "WordPieceTokenizer": "keras_compact.tokenizers",
     "load_tokenizer": "keras_compact.tokenizers",
+    "WarmupPolynomialDecay": "keras_compact.optimizers",
+    "Distiller": "keras_compact.distill",
 }
-# Modules whose Keras classes must be registered before `load_model`.
-_REGISTERING = ("keras_compact.models", "keras_compact.tokenizers",
-                "keras_compact.preprocessing")
+# Everything a saved .keras file can name must be registered on import
+# (`keras.saving.load_model` looks classes up by their registered name): the
+# optimizer schedule of a saved pretrainer and the distillation model live
+# outside layers/ and models/, so their packages are listed too (and the
+# whole-set metrics of a compiled task model).
+_REGISTERING = ("keras_compact.layers", "keras_compact.models",
+                "keras_compact.tokenizers", "keras_compact.preprocessing",
+                "keras_compact.optimizers", "keras_compact.distill",
+                "keras_compact.metrics")
 
 __all__ = ["__version__", *_LAZY]
 
@@ -59,5 +65,18 @@ def register_keras_classes():
         importlib.import_module(module)
 
 
-if "keras" in sys.modules:  # Keras is loaded anyway: register the classes now.
+def _is_console_script():
+    """True when this process is the `keras-compact` command itself."""
+    return os.path.basename(sys.argv[0] if sys.argv else "") in (
+        "keras-compact", "keras-compact.exe")
+
+
+# Two promises meet here. `import keras_compact` registers every class a saved
+# file can name (issue 14: `load_model` works after only this import), so the
+# package imports its Keras modules eagerly. `keras-compact --help` must answer
+# in under 2 s without starting TensorFlow (issue 13), so the `keras-compact`
+# console script alone skips the eager imports: its `main()` calls
+# `register_keras_classes()` once the arguments parse (never for `--help` or a
+# usage error), and the top-level names above load on first use (PEP 562).
+if not _is_console_script():
     register_keras_classes()

@@ -67,13 +67,17 @@ def run_vocab(args):
     from keras_compact.data import vocabulary
 
     vocab_size = args.vocab_size
+    if vocab_size is not None and vocab_size <= len(vocabulary.SPECIAL_PIECES):
+        raise ValueError(f"--vocab-size {vocab_size} is too small; it must exceed the "
+                         f"{len(vocabulary.SPECIAL_PIECES)} special pieces (e.g. 8000).")
     with tempfile.TemporaryDirectory(prefix="keras-compact-vocab-") as workdir:
         if args.input:
             inputs = corpus.expand_paths(args.input)
-            vocab_size = vocab_size or vocabulary.DEFAULT_VOCAB_SIZE
+            default = vocabulary.DEFAULT_VOCAB_SIZE
         else:
             inputs = corpus.default_corpus_text_file(os.path.join(workdir, "corpus.txt"))
-            vocab_size = vocab_size or vocabulary.DEMO_VOCAB_SIZE
+            default = vocabulary.DEMO_VOCAB_SIZE
+        vocab_size = default if vocab_size is None else vocab_size
         path = vocabulary.train_vocabulary(
             inputs, args.output, vocab_size=vocab_size, lowercase=not args.cased,
             model_type=args.model_type, max_sentences=args.max_sentences, seed=args.seed)
@@ -86,8 +90,10 @@ def run_make_examples(args):
     from keras_compact.data import ngram_masking
     from keras_compact.data import tfrecords
 
-    max_predictions = args.max_predictions or ngram_masking.default_max_predictions(
-        args.max_seq_len, args.masked_fraction)
+    max_predictions = args.max_predictions
+    if max_predictions is None:
+        max_predictions = ngram_masking.default_max_predictions(args.max_seq_len,
+                                                                args.masked_fraction)
     metadata = tfrecords.write_pretraining_tfrecords(
         args.input or None, args.vocab, args.output_dir, max_seq_len=args.max_seq_len,
         max_predictions=max_predictions, task=args.task, dupe_factor=args.dupe_factor,

@@ -90,7 +90,8 @@ def job_from_args(args, output_dir, vocab, teacher, pretrained, tokenizer=None, 
         output_dir=output_dir, vocab=vocab, teacher=teacher, pretrained=pretrained,
         tokenizer=tokenizer, data=data, test_split=getattr(args, "test_split", None),
         student_preset=args.student_preset,
-        student_config=parse_config_json(args.student_config), seq_len=args.seq_len,
+        student_config=parse_config_json(args.student_config, "--student-config"),
+        seq_len=args.seq_len,
         batch_size=args.batch_size, general_steps=args.general_steps,
         general_learning_rate=args.general_learning_rate,
         intermediate_epochs=args.intermediate_epochs,
@@ -123,7 +124,7 @@ def run_distill(args):
     job = job_from_args(args, args.output_dir, args.vocab, args.teacher, args.pretrained,
                         tokenizer=args.tokenizer, data=data_options(args))
     verbose = "auto" if sys.stdout.isatty() else 2
-    report(run_distillation(job, verbose=verbose))
+    report(run_distillation(job, verbose=verbose, overwrite=args.overwrite))
     return 0
 
 
@@ -150,4 +151,7 @@ def register(subparsers):
                         help="The teacher's pretrainer.keras (MLM for augmentation, "
                         "backbone for general distillation).")
     add_distillation_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace a run with other settings in --output-dir (by "
+                        "default a rerun must have the same settings: it resumes).")
     parser.set_defaults(func=run_distill)

@@ -11,37 +11,64 @@ keras-compact export --model runs/demo/teacher/classifier.keras \\
 keras-compact export --model runs/sst/classifier.keras --base-dir /srv/models --name sst
 ```
 
-A model written by `keras-compact finetune` on files (or `distill`'s
-student/) needs no --vocab/--labels: task.json beside it names its labels,
-sequence length, pairing and tokenizer.
+A model written by `keras-compact finetune` (or `distill`'s student/) needs no
+--vocab/--labels: its preprocessor (tokenizer, sequence length, pairing) is
+saved inside the .keras file and task.json beside it names its labels.
 """
 
 import json
 import os
+import zipfile
 
 
 def _read_labels(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--labels {path!r} does not exist; pass the labels.json "
-                                "written by `keras-compact finetune`.")
+    from keras_compact.utils.paths import require_file
+
+    require_file(path, "--labels", "the labels.json written by `keras-compact finetune`")
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        try:
+            labels = json.load(handle)
+        except ValueError as error:
+            raise ValueError(f"--labels {path!r} is not valid JSON ({error}).") from None
+    if not isinstance(labels, dict):
+        raise ValueError(f"--labels {path!r} holds a JSON {type(labels).__name__}, not the "
+                         "object written by `keras-compact finetune` (label_names, seq_len, "
+                         "vocab).")
+    names = labels.get("label_names")
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        raise ValueError(f"--labels {path!r}: label_names must be a list of strings.")
+    return labels
+
+
+def _load_model(path):
+    import keras
+
+    from keras_compact.utils.paths import require_file
+
+    require_file(path, "--model", "a TextClassifier or CompactBackbone .keras file")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"--model {path!r} could not be loaded as a Keras model "
+                         f"({type(error).__name__}: {error}).") from None
 
 
 def _saved_task(model_path):
-    """Labels, sequence length, pairing and tokenizer from the task.json beside a model."""
+    """Label names from the task.json beside a model (`finetune`/`distill` on files).
+
+    The tokenizer, sequence length and pairing are read from the model's own
+    preprocessor (saved inside the .keras file), never from a copy beside it.
+    """
     folder = os.path.dirname(os.path.abspath(model_path))
     path = os.path.join(folder, "task.json")
     if not os.path.isfile(path):
         return {}
     with open(path, encoding="utf-8") as handle:
         info = json.load(handle)
-    found = {"seq_len": info.get("seq_len"), "pair": info.get("pair")}
     if info.get("labels", {}).get("kind") == "classification":
-        found["label_names"] = info.get("label_names")
-    if info.get("tokenizer"):
-        found["vocab"] = os.path.join(folder, info["tokenizer"])
-    return found
+        return {"label_names": info.get("label_names")}
+    return {}
 
 
 def run_export(args):
@@ -54,18 +81,15 @@ def run_export(args):
 
     labels = _read_labels(args.labels) if args.labels else _saved_task(args.model)
     vocab = args.vocab or labels.get("vocab")
-    if not os.path.isfile(args.model):
-        raise FileNotFoundError(f"--model {args.model!r} does not exist.")
-    from keras_compact import register_keras_classes
-
-    register_keras_classes()
-    model = keras.saving.load_model(args.model, compile=False)
+    model = _load_model(args.model)
     has_preprocessor = getattr(model, "preprocessor", None) is not None
     if not vocab and not has_preprocessor:
         raise ValueError("--vocab is required for a model saved without a preprocessor (or "
                          "--labels with a labels.json that names the vocabulary).")
-    # A model with a preprocessor serves its own tokenizer and length unless told.
-    seq_len = args.seq_len or labels.get("seq_len") or (None if has_preprocessor else 128)
+    # A model with a preprocessor serves its own tokenizer and length unless told;
+    # an explicit --seq-len (0 included) is never replaced by a default.
+    seq_len = args.seq_len if args.seq_len is not None else (
+        labels.get("seq_len") or (None if has_preprocessor else 128))
     path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
                               args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
@@ -103,7 +127,7 @@ def register(subparsers):
                         help="Sequence length (default: --labels' or 128).")
     parser.add_argument("--pair", action="store_true",
                         help="Two texts per example (signature inputs text, text_b; default: "
-                        "task.json's).")
+                        "the model preprocessor's).")
     parser.add_argument("--fixed-width", action="store_true",
                         help="Run every request at [batch, seq_len] instead of trimming "
                              "padding columns per batch (classifiers; for servers that "

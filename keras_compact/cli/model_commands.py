@@ -18,19 +18,26 @@ def _add_model_arguments(parser):
     )
 
 
-def parse_config_json(config_json):
-    """Parses --config: a JSON object of CompactBackbone arguments."""
-    if not config_json:
+def parse_config_json(config_json, flag="--config"):
+    """Parses a JSON object of CompactBackbone arguments given as `flag`.
+
+    Unknown keys are an error naming the key and the closest valid one
+    (`keras_compact.models.backbone.check_config_keys`).
+    """
+    if config_json is None:
         return {}
     try:
         overrides = json.loads(config_json)
     except json.JSONDecodeError as error:
         raise ValueError(
-            f"--config is not valid JSON ({error.msg}): {config_json!r}. "
+            f"{flag} is not valid JSON ({error.msg}): {config_json!r}. "
             'Pass an object such as \'{"num_layers": 4}\'.'
         ) from None
     if not isinstance(overrides, dict):
-        raise ValueError(f"--config must be a JSON object, got {config_json!r}.")
+        raise ValueError(f"{flag} must be a JSON object, got {config_json!r}.")
+    from keras_compact.models.backbone import check_config_keys
+
+    check_config_keys(overrides, flag)
     return overrides
 
 

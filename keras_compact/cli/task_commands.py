@@ -28,6 +28,11 @@ from keras_compact.tasks.options import uses_files
 from keras_compact.training.tasks import FRESH_LEARNING_RATE
 from keras_compact.training.tasks import PRETRAINED_LEARNING_RATE
 
+# What finetune writes in --output-dir (`--overwrite` removes these): the
+# bundled section task, and a run on files.
+FINETUNE_OUTPUTS = ("classifier.keras", "labels.json")
+FILE_FINETUNE_OUTPUTS = ("classifier.keras", "task.json")
+
 
 def add_data_arguments(parser, splits=("train", "validation", "test")):
     """--train/--validation/--test, the columns, --glue, --task, bad-row handling."""
@@ -65,6 +70,40 @@ def _positive(args, names):
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}.")
 
 
+def _check_training_values(args):
+    """Bad numbers fail before any file is read or written."""
+    _positive(args, ("epochs", "batch_size", "seq_len", "max_train_examples",
+                     "max_eval_examples", "max_per_section"))
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ValueError(f"--learning-rate must be positive, got {args.learning_rate}.")
+    if not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}.")
+
+
+def input_identity(path, flag, what):
+    """file_identity of a required input file, or of a folder (Hugging Face)."""
+    from keras_compact.utils.paths import require_file
+    from keras_compact.utils.run_settings import file_identity
+
+    if path is None:
+        return None
+    if os.path.isdir(path):
+        return {"folder": file_identity(path),
+                "files": {name: file_identity(os.path.join(path, name), content_hash=False)
+                          for name in sorted(os.listdir(path))
+                          if os.path.isfile(os.path.join(path, name))}}
+    require_file(path, flag, what)
+    return file_identity(path)
+
+
+def run_settings(args, files):
+    """The settings fingerprinted for --output-dir: every option, input files by content."""
+    settings = {k: v for k, v in vars(args).items()
+                if k not in ("func", "command", "output_dir", "overwrite")}
+    settings.update(files)
+    return settings
+
+
 # ------------------------------------------------------------------ finetune
 
 
@@ -77,14 +116,22 @@ def _run_section_finetune(args):
     if not args.vocab:
         raise ValueError("The bundled section task needs --vocab (the backbone's "
                          "SentencePiece model); or pass --train/--validation files or --glue.")
+    from keras_compact.utils.run_settings import check_run_settings
+
+    files = {"vocab": input_identity(args.vocab, "--vocab", "a SentencePiece .model")}
+    parse_config_json(args.config)  # unknown keys fail before the slow work
     vocabulary_size = load_sentencepiece_processor(args.vocab).get_piece_size()
-    if args.backbone and not os.path.isfile(args.backbone):
-        raise FileNotFoundError(
-            f"--backbone {args.backbone!r} does not exist; pass the backbone.keras written by "
-            "`keras-compact pretrain` (in its --output-dir), or drop --backbone to "
-            "fine-tune a fresh --preset/--config backbone.")
+    files["backbone"] = input_identity(
+        args.backbone, "--backbone", "the backbone.keras written by `keras-compact pretrain` "
+        "(in its --output-dir), or drop --backbone to fine-tune a fresh --preset/--config "
+        "backbone")
+    # Before anything is written into --output-dir.
+    check_run_settings(args.output_dir, "finetune", run_settings(args, files),
+                       FINETUNE_OUTPUTS, overwrite=args.overwrite)
     import keras
 
+    # Before any tokenizer exists: set_random_seed deletes SentencePiece
+    # resources made before it (the datasets make theirs inside tf.data).
     keras.utils.set_random_seed(args.seed)
     if args.backbone:
         from keras_compact.training.tasks import load_backbone_and_tokenizer
@@ -106,8 +153,9 @@ def _run_section_finetune(args):
         config["vocabulary_size"] = vocabulary_size
         config.setdefault("max_sequence_length", args.seq_len)
         backbone = CompactBackbone.from_preset(args.preset or "albert_base", **config)
-    peak = args.learning_rate or (
-        PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE)
+    peak = args.learning_rate
+    if peak is None:
+        peak = PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE
     print(f"Backbone: {args.backbone or 'fresh ' + (args.preset or 'albert_base')}")
     result = finetune_section_classifier(
         backbone, args.output_dir, args.vocab, epochs=args.epochs,
@@ -123,14 +171,29 @@ def _run_section_finetune(args):
 def run_finetune(args):
     from keras_compact.cli.model_commands import parse_config_json
 
-    _positive(args, ("epochs", "batch_size", "seq_len", "max_train_examples",
-                     "max_eval_examples", "max_per_section"))
+    _check_training_values(args)
     if not uses_files(args) or args.dataset == "sections":
         if uses_files(args):
             raise ValueError("--dataset sections is the bundled task; drop --train/--glue, "
                              "or drop --dataset.")
         return _run_section_finetune(args)
+    from keras_compact.utils.run_settings import check_run_settings
+
+    config = parse_config_json(args.config)  # unknown keys fail before the slow work
     task = task_from_args(args)  # reads and checks every file; nothing written yet
+    files = {split: input_identity(getattr(args, split), f"--{split}", "a CSV, TSV or JSONL "
+                                   "file") for split in ("train", "validation", "test")}
+    if args.glue:
+        files["data_dir"] = input_identity(args.data_dir, "--data-dir", "the GLUE folder")
+    files["backbone"] = input_identity(args.backbone, "--backbone", "a .keras file or a "
+                                       "Hugging Face folder")
+    for flag in ("tokenizer", "vocab"):
+        if getattr(args, flag) and not os.path.isdir(getattr(args, flag)):
+            files[flag] = input_identity(getattr(args, flag), f"--{flag}",
+                                         "a .model, vocab.txt or Hugging Face folder")
+    # Before anything is written into --output-dir.
+    check_run_settings(args.output_dir, "finetune", run_settings(args, files),
+                       FILE_FINETUNE_OUTPUTS, overwrite=args.overwrite)
     import keras
 
     from keras_compact.training.tasks import finetune_task
@@ -138,10 +201,11 @@ def run_finetune(args):
 
     keras.utils.set_random_seed(args.seed)
     backbone, tokenizer, description = load_backbone_and_tokenizer(
-        args.backbone, preset=args.preset, config=parse_config_json(args.config),
+        args.backbone, preset=args.preset, config=config,
         tokenizer=args.tokenizer or args.vocab, seq_len=args.seq_len)
-    peak = args.learning_rate or (
-        PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE)
+    peak = args.learning_rate
+    if peak is None:
+        peak = PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE
     print(f"Backbone: {description}; tokenizer: {tokenizer.kind} {tokenizer.source} "
           f"({tokenizer.vocabulary_size:,} tokens)")
     result = finetune_task(task, backbone, tokenizer, args.output_dir, epochs=args.epochs,
@@ -261,6 +325,8 @@ def register(subparsers):
     parser.add_argument("--max-per-section", type=int, default=None,
                         help="Section task only: cap per class in each split.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace a run with other settings in --output-dir.")
     parser.set_defaults(func=run_finetune)
 
     evaluate = subparsers.add_parser(

@@ -34,7 +34,9 @@ def _add_job_arguments(parser, defaults):
                         help="JSON overrides of the preset's config.")
     parser.add_argument("--steps", type=int, default=defaults.get("steps", 1000))
     parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 32))
-    parser.add_argument("--seq-len", type=int, default=defaults.get("seq_len", 128))
+    parser.add_argument("--seq-len", type=int, default=defaults.get("seq_len"),
+                        help="Tokens per example (default: the --tfrecords' length, "
+                        "else 128).")
     parser.add_argument("--max-predictions", type=int, default=None)
     parser.add_argument("--checkpoint-every", type=int,
                         default=defaults.get("checkpoint_every", 100))
@@ -55,6 +57,9 @@ def _add_job_arguments(parser, defaults):
                         help="tf.distribute strategy (TensorFlow backend); multi_worker "
                         "reads the cluster from TF_CONFIG.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace a run with other settings in --output-dir (by "
+                        "default a rerun must have the same settings: it resumes).")
 
 
 def _job_from_args(args, base_config=None):
@@ -67,11 +72,17 @@ def _job_from_args(args, base_config=None):
         )
     config = dict(base_config or {})
     config.update(parse_config_json(args.config))
+    seq_len = args.seq_len
+    if seq_len is None:  # the records' length, so the model has no unused positions
+        from keras_compact.training.pretraining_job import tfrecords_metadata
+
+        metadata = tfrecords_metadata(args.tfrecords) if args.tfrecords else None
+        seq_len = (metadata or {}).get("max_seq_len", 128)
     return PretrainingJob(
         output_dir=args.output_dir, corpus=args.corpus, tfrecords=args.tfrecords,
         vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
         config=config, steps=args.steps, batch_size=args.batch_size,
-        seq_len=args.seq_len, max_predictions=args.max_predictions,
+        seq_len=seq_len, max_predictions=args.max_predictions,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps, mixed_precision=args.mixed_precision,
         sentence_task=args.sentence_task, mlm_weight=args.mlm_weight,
@@ -104,7 +115,8 @@ def run_pretrain(args):
     job = _job_from_args(args)
     # One line per checkpoint interval when the output is a log, not a tty.
     verbose = "auto" if sys.stdout.isatty() else 2
-    result = run_job(job, strategy=_strategy(args.strategy), verbose=verbose)
+    result = run_job(job, strategy=_strategy(args.strategy), verbose=verbose,
+                     overwrite=args.overwrite)
     if not result["chief"]:
         print(f"Worker finished; the chief writes the models into {job.output_dir}.")
         return 0
@@ -149,7 +161,8 @@ def run_demo(args):
     job = _job_from_args(args, base_config=DEMO_CONFIG)
     print("== keras-compact main job: vocabulary, ALBERT pretraining (MLM + SOP)")
     print(json.dumps({k: v for k, v in vars(job).items() if v is not None}, indent=1))
-    result = run_job(job, strategy=_strategy(args.strategy), verbose=2)
+    result = run_job(job, strategy=_strategy(args.strategy), verbose=2,
+                     overwrite=args.overwrite)
     pretrainer = result["pretrainer"]
     pretrainer.backbone.summary()
     print(f"Backbone parameters: {pretrainer.backbone.count_params():,}")

@@ -219,6 +219,10 @@ def expand_paths(paths):
     files = []
     for pattern in paths:
         pattern = os.fspath(pattern)
+        if os.path.isdir(pattern):
+            raise IsADirectoryError(
+                21, "is a directory; pass text files (or a glob such as DIR/*.txt), one "
+                "sentence per line, blank line between documents", pattern)
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else (
             [pattern] if os.path.isfile(pattern) else [])
         if not matches:

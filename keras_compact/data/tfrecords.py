@@ -17,18 +17,22 @@ Files written into `output_dir`::
 
 Writes are atomic: shards go to hidden temp files first and are renamed
 into place only when every shard is complete, metadata last; on any error
-the temp files are removed and nothing half-written is left.
+the temp files are removed and nothing half-written is left. A later run
+removes the temp files of a killed one, and a second run into the same
+folder removes the shards of the first that its metadata does not list.
 """
 
 import glob
 import json
 import os
-import uuid
 
 import tensorflow as tf
 
 from keras_compact.data import pipeline as pipeline_lib
 from keras_compact.data.tokenizer import load_tokenizer
+from keras_compact.utils.atomic import apply_umask_modes
+from keras_compact.utils.atomic import clean_stale_temporaries
+from keras_compact.utils.atomic import temporary_name
 
 METADATA_SUFFIX = "-metadata.json"
 _INT_KEYS = ("token_ids", "segment_ids", "padding_mask", "mask_positions", "mlm_ids")
@@ -105,10 +109,12 @@ def write_pretraining_tfrecords(
         short_seq_prob=short_seq_prob, masked_fraction=masked_fraction, max_ngram=max_ngram)
     dataset = dataset.batch(256).prefetch(2)
 
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise NotADirectoryError(20, "--output-dir is a file, not a directory", output_dir)
     os.makedirs(output_dir, exist_ok=True)
+    clean_stale_temporaries(output_dir)  # shards of a killed earlier run
     names = [f"{prefix}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
-    token = uuid.uuid4().hex[:8]
-    temps = [os.path.join(output_dir, f".{name}.tmp-{token}") for name in names]
+    temps = [os.path.join(output_dir, temporary_name(name)) for name in names]
     writers = []
     count = 0
     try:
@@ -145,13 +151,25 @@ def write_pretraining_tfrecords(
             "vocabulary_size": int(tokenizer.vocabulary_size()),
             **stats,
         }
-        metadata_temp = os.path.join(output_dir, f".{prefix}{METADATA_SUFFIX}.tmp-{token}")
+        metadata_temp = os.path.join(output_dir, temporary_name(prefix + METADATA_SUFFIX))
         with open(metadata_temp, "w", encoding="utf-8") as handle:
             json.dump(metadata, handle, indent=2)
         temps.append(metadata_temp)
+        for temp in temps:
+            apply_umask_modes(temp)
         for temp, name in zip(temps[:-1], names):
             os.replace(temp, os.path.join(output_dir, name))
         os.replace(metadata_temp, os.path.join(output_dir, prefix + METADATA_SUFFIX))
+        # Shards of an earlier run with this prefix (e.g. another --num-shards)
+        # would otherwise be mixed in by a glob: the new metadata no longer
+        # lists them, so they go.
+        stale = sorted(set(glob.glob(os.path.join(glob.escape(output_dir),
+                                                  f"{glob.escape(prefix)}-*-of-*.tfrecord")))
+                       - {os.path.join(output_dir, name) for name in names})
+        for path in stale:
+            os.remove(path)
+        if stale:
+            print(f"Removed {len(stale)} stale shard(s) of an earlier run from {output_dir}")
     except BaseException:
         for writer in writers:
             writer.close()
@@ -160,6 +178,11 @@ def write_pretraining_tfrecords(
                 os.remove(temp)
         raise
     return metadata
+
+
+def find_tfrecord_files(pattern, prefix="pretraining"):
+    """(files, metadata or None) for a `make-examples` folder or a glob."""
+    return _find_files(pattern, prefix)
 
 
 def _find_files(pattern, prefix):

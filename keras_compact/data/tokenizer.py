@@ -24,6 +24,9 @@ def load_sentencepiece_processor(model_path):
     import sentencepiece as spm
 
     model_path = os.fspath(model_path)
+    if os.path.isdir(model_path):
+        raise IsADirectoryError(21, "is a directory; pass the SentencePiece .model file "
+                                "written by `keras-compact vocab`", model_path)
     if not os.path.isfile(model_path):
         raise FileNotFoundError(
             f"SentencePiece model {model_path!r} does not exist; train one with "

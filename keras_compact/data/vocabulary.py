@@ -35,6 +35,38 @@ PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
 
 DEFAULT_VOCAB_SIZE = 30000
 DEMO_VOCAB_SIZE = 8000
+# SentencePiece's max_sentence_length: it skips longer lines. Longer lines
+# are cut at spaces into pieces of at most this many bytes instead.
+MAX_LINE_BYTES = 4192
+
+
+def split_long_line(line, limit=MAX_LINE_BYTES):
+    """Cuts `line` at spaces into pieces of at most `limit` UTF-8 bytes.
+
+    A word longer than that is cut inside (limit // 4 characters per piece,
+    at most 4 bytes each). Short lines come back as they are.
+
+    Example:
+    ```python
+    [len(p) for p in split_long_line("ab " * 3000, limit=4000)]  # [3998, 3998, 1001]
+    ```
+    """
+    if len(line.encode("utf-8")) <= limit:
+        return [line]
+    pieces, current, size = [], [], 0
+    for word in line.split():
+        words = [word] if len(word.encode("utf-8")) <= limit else [
+            word[i:i + limit // 4] for i in range(0, len(word), limit // 4)]
+        for part in words:
+            length = len(part.encode("utf-8"))
+            if current and size + 1 + length > limit:
+                pieces.append(" ".join(current))
+                current, size = [], 0
+            size += length + (1 if current else 0)
+            current.append(part)
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
 
 
 def train_vocabulary(
@@ -98,17 +130,28 @@ def train_vocabulary(
     output_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(output_dir, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".tmp-vocab-") as workdir:
+    from keras_compact.utils.atomic import atomic_file
+    from keras_compact.utils.atomic import clean_stale_temporaries
+    from keras_compact.utils.atomic import naming_path
+    from keras_compact.utils.atomic import temporary_name
+
+    if os.path.isdir(output_path):
+        raise IsADirectoryError(21, "is a directory; pass the .model file to write",
+                                output_path)
+    clean_stale_temporaries(output_dir)  # left by a killed earlier run
+    with tempfile.TemporaryDirectory(dir=output_dir,
+                                     prefix=temporary_name("vocab") + "-") as workdir:
         # One normalised, UTF-8-clean input file: bad bytes are reported once
         # here rather than crashing SentencePiece's reader.
         text_path = os.path.join(workdir, "input.txt")
         lines = 0
-        with open(text_path, "w", encoding="utf-8") as out:
+        with naming_path(output_dir), open(text_path, "w", encoding="utf-8") as out:
             for path in files:
                 for line in read_text_lines(path):
                     if line:
-                        out.write(line + "\n")
-                        lines += 1
+                        for piece in split_long_line(line):
+                            out.write(piece + "\n")
+                            lines += 1
         if lines == 0:
             raise ValueError(f"Vocabulary input {files} is empty: no non-blank line to train on.")
         prefix = os.path.join(workdir, "spm")
@@ -139,10 +182,13 @@ def train_vocabulary(
                 raise ValueError(f"vocab_size={vocab_size} is too large for corpus {files}: "
                                  f"{message.strip()} Use a smaller --vocab-size or more text."
                                  ) from error
-            raise
+            raise ValueError(f"SentencePiece could not train on {files}: "
+                             f"{' '.join(message.split())}") from error
         base = output_path[: -len(".model")]
-        os.replace(prefix + ".model", output_path)
-        os.replace(prefix + ".vocab", base + ".vocab")
+        for source, target in ((prefix + ".vocab", base + ".vocab"),
+                               (prefix + ".model", output_path)):
+            with atomic_file(target) as temp:
+                os.replace(source, temp)
     return output_path
 
 

@@ -30,6 +30,9 @@ from keras_compact.distill.augmentation import split_words
 
 def _vocabulary(tokenizer):
     """The tokenizer's tokens in id order (WordPiece vocab.txt, or SentencePiece)."""
+    layer = getattr(tokenizer, "tokenizer", None)
+    if hasattr(layer, "get_vocabulary"):  # a keras_compact.tokenizers layer
+        return [str(token) for token in layer.get_vocabulary()]
     if tokenizer.kind == "wordpiece":
         with open(tokenizer.vocab_file, encoding="utf-8") as handle:
             return [line.rstrip("\r\n") for line in handle]

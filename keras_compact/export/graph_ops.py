@@ -34,21 +34,26 @@ def _read_saved_model(path):
 def describe_signatures(path):
     """One line per serving signature: inputs -> outputs, dtypes and shapes.
 
-    Read from saved_model.pb without loading the model (-1: any size).
+    Read from saved_model.pb without loading the model (-1: any size;
+    [...]: any rank, e.g. the text inputs, whose rank the graph checks).
 
     Example:
     ```python
     print("\n".join(describe_signatures("exports/sections/1")))
     # serve_token_ids: padding_mask int32 [-1, 128], ... -> label_ids int32 [-1], ...
-    # serving_default: text string [-1] -> label_ids int32 [-1], labels string [-1], ...
+    # serving_default: text string [...] -> label_ids int32 [-1], labels string [-1], ...
     ```
     """
     from tensorflow.python.framework import dtypes
 
+    def shape(info):
+        if info.tensor_shape.unknown_rank:
+            return "[...]"
+        return str([d.size for d in info.tensor_shape.dim])
+
     def tensors(infos):
-        return ", ".join(
-            f"{name} {dtypes.as_dtype(info.dtype).name} "
-            f"{[d.size for d in info.tensor_shape.dim]}" for name, info in sorted(infos.items()))
+        return ", ".join(f"{name} {dtypes.as_dtype(info.dtype).name} {shape(info)}"
+                         for name, info in sorted(infos.items()))
 
     lines = []
     for meta_graph in _read_saved_model(path).meta_graphs:

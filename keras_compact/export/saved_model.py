@@ -39,6 +39,8 @@ import os
 
 from keras_compact.export.versions import version_path
 from keras_compact.utils.atomic import atomic_directory
+from keras_compact.utils.atomic import atomic_numbered_directory
+from keras_compact.utils.atomic import clean_stale_temporaries
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 TRIM_MULTIPLE = 8
@@ -153,7 +155,7 @@ def _check_text_batch(text, name):
     # while a loaded TF2 signature is also called with other ranks.
     rank = tf.raw_ops.Rank(input=text)
     check = tf.debugging.assert_equal(
-        rank, 1, message=f"'{name}' must be a vector of strings, shape [batch] (a scalar or a "
+        rank, 1, message=f"Input {name} must be a vector of strings, shape [batch] (a scalar or a "
                          "matrix is not accepted); send one string per example")
     with tf.control_dependencies([check]):
         return tf.identity(text)
@@ -169,24 +171,24 @@ def _check_token_ids(features, vocabulary_size, num_segments):
     for key in ("segment_ids", "padding_mask"):
         checks.append(tf.debugging.assert_equal(
             tf.shape(features[key], out_type=tf.int32), rows,
-            message=f"'{key}' must have the shape of 'token_ids' [batch, seq_len] (same "
+            message=f"Input {key} must have the shape of token_ids [batch, seq_len] (same "
                     "batch size, no broadcasting)"))
     checks.append(tf.debugging.assert_non_negative(
-        token_ids, message="'token_ids' must be >= 0 (negative ids are not token ids)"))
+        token_ids, message="Input token_ids must be >= 0 (negative ids are not token ids)"))
     checks.append(tf.debugging.assert_less(
         token_ids, tf.constant(vocabulary_size, tf.int32),
-        message=f"'token_ids' must be < vocabulary_size={vocabulary_size} (ids outside the "
+        message=f"Input token_ids must be < vocabulary_size={vocabulary_size} (ids outside the "
                 "model's token table)"))
     segments = features["segment_ids"]
     checks.append(tf.debugging.assert_non_negative(
-        segments, message="'segment_ids' must be >= 0"))
+        segments, message="Input segment_ids must be >= 0"))
     checks.append(tf.debugging.assert_less(
         segments, tf.constant(num_segments, tf.int32),
-        message=f"'segment_ids' must be < num_segments={num_segments}"))
+        message=f"Input segment_ids must be < num_segments={num_segments}"))
     mask = features["padding_mask"]
     checks.append(tf.debugging.assert_equal(
         tf.logical_or(tf.equal(mask, 0), tf.equal(mask, 1)), True,
-        message="'padding_mask' must hold only 0 (padding) and 1 (real token)"))
+        message="Input padding_mask must hold only 0 (padding) and 1 (real token)"))
     with tf.control_dependencies(checks):
         return {key: tf.identity(value) for key, value in features.items()}
 
@@ -328,6 +330,8 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
     Raises:
         ValueError: a bad name or version, the version exists, the model is
             not exportable (wrong backend or type), or a bad argument.
+        FileExistsError: `version` was given and a concurrent export wrote
+            it first (without `version`, the next free number is taken).
 
     Example:
     ```python
@@ -337,7 +341,26 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
     """
     if base_dir is None or model_name is None:
         raise ValueError("base_dir and model_name are required (BASE_DIR/MODEL_NAME/VERSION).")
-    # atomic_directory creates BASE_DIR/MODEL_NAME; a failed export leaves no version.
-    path = version_path(base_dir, model_name, version)
-    return export_saved_model(model, vocab, path, seq_len=seq_len, label_names=label_names,
-                              pair=pair, trim_padding=trim_padding)
+    # Checks the name and an explicit version early; the number is fixed at the rename.
+    version_path(base_dir, model_name, version)
+    model_dir = os.path.join(base_dir, model_name)
+    clean_stale_temporaries(model_dir)  # left by exports killed earlier
+    made = [d for d in (model_dir, base_dir) if not os.path.exists(d)]
+    # A failed export leaves no version. Two exports at once without a version
+    # both complete: the second rename takes the next free number.
+    try:
+        with atomic_numbered_directory(model_dir, version) as target:
+            inner = os.path.join(target.temp, "saved_model")
+            export_saved_model(model, vocab, inner, seq_len=seq_len,
+                               label_names=label_names, pair=pair, trim_padding=trim_padding)
+            for name in os.listdir(inner):
+                os.rename(os.path.join(inner, name), os.path.join(target.temp, name))
+            os.rmdir(inner)
+    except BaseException:
+        for directory in made:  # a failed first export leaves no empty folders either
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+    return target.path

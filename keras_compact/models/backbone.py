@@ -1,5 +1,7 @@
 """`CompactBackbone`: the ALBERT / BERT / TinyBERT encoder network."""
 
+import difflib
+import inspect
 import os
 
 import keras
@@ -12,6 +14,48 @@ from keras_compact.layers.shared_encoder import validate_sharing
 from keras_compact.layers.transformer_block import resolve_activation
 from keras_compact.models.presets import PRESETS
 from keras_compact.models.presets import get_preset_config
+
+
+# Keyword arguments of keras.Model that a backbone config may carry
+# (`get_config` writes name and trainable; dtype is an explicit argument).
+MODEL_KEYWORDS = ("name", "trainable")
+
+
+def backbone_argument_names():
+    """Every key a `CompactBackbone` config may hold, sorted."""
+    parameters = inspect.signature(CompactBackbone.__init__).parameters
+    names = [name for name, p in parameters.items()
+             if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    return sorted(set(names) | set(MODEL_KEYWORDS))
+
+
+def check_config_keys(config, source="config"):
+    """Raises ValueError for a key that is no `CompactBackbone` argument.
+
+    The one check behind `CompactBackbone(...)`, `CompactBackbone.from_preset`,
+    the jobs' `config` / `student_config` and every CLI `--config` /
+    `--student-config`: a misspelt key is an error naming the key and the
+    closest valid one, never silently ignored.
+
+    Args:
+        config: dict (or iterable of keys) to check.
+        source: how the message names where the keys came from, e.g.
+            "--student-config".
+
+    Example:
+    ```python
+    check_config_keys({"num_layerz": 4}, "--config")
+    # ValueError: --config has an unknown key 'num_layerz'; did you mean 'num_layers'? ...
+    ```
+    """
+    valid = backbone_argument_names()
+    for key in config:
+        if key in valid:
+            continue
+        close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "it is not a backbone argument."
+        raise ValueError(f"{source} has an unknown key {key!r}; {hint} Valid keys: "
+                         f"{', '.join(valid)}.")
 
 
 def validate_backbone_config(
@@ -129,6 +173,7 @@ class CompactBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
+        check_config_keys(kwargs, f"{type(self).__name__}(...)")
         if embedding_dim is None:
             embedding_dim = hidden_dim
         validate_backbone_config(
@@ -304,6 +349,7 @@ class CompactBackbone(Backbone):
         ```
         """
         if preset in PRESETS:
+            check_config_keys(kwargs, f"from_preset({preset!r}, ...)")
             return cls(**{**get_preset_config(preset), **kwargs})
         if os.path.isdir(preset) or "://" in str(preset):
             return super().from_preset(preset, load_weights=load_weights, **kwargs)

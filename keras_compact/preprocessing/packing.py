@@ -162,22 +162,27 @@ def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id,
     check_sequence_length(sequence_length, pair=second_ids is not None)
     first = _as_ragged(first_ids, "first_ids")
     rows = first.nrows(out_type=tf.int32)
+    first_len = tf.cast(first.row_lengths(), tf.int32)
     second = None if second_ids is None else _as_ragged(second_ids, "second_ids")
     if second is not None:
+        second_len = tf.cast(second.row_lengths(), tf.int32)
+        # Everything downstream waits for the check (a session runs
+        # independent ops in any order).
         with tf.control_dependencies([tf.debugging.assert_equal(
                 rows, second.nrows(out_type=tf.int32),
                 message="The two texts of a pair batch have different batch sizes; pass "
                         "as many second texts (text_b) as first texts (text)")]):
-            rows = tf.identity(rows)
+            rows, first_len, second_len = (tf.identity(rows), tf.identity(first_len),
+                                           tf.identity(second_len))
+            if ranking_lengths is not None:
+                ranking_lengths = [tf.identity(r) for r in ranking_lengths]
     cls = tf.fill([rows, 1], tf.constant(cls_id, tf.int32))
     sep = tf.fill([rows, 1], tf.constant(sep_id, tf.int32))
-    first_len = tf.cast(first.row_lengths(), tf.int32)
     if second is None:
         first = _head(first, tf.minimum(first_len, sequence_length - 2))
         token_ids = tf.concat([cls, first, sep], axis=1)
         segment_ids = tf.zeros_like(token_ids)
     else:
-        second_len = tf.cast(second.row_lengths(), tf.int32)
         if ranking_lengths is None:
             keep_first, keep_second = longest_first_lengths(first_len, second_len,
                                                             sequence_length - 3)

@@ -60,7 +60,8 @@ class TextClassifierPreprocessor(Preprocessor):
     keras-hub `Preprocessor` conventions: call it on `x`, `(x, y)` or
     `(x, y, sample_weight)`; `y` and `sample_weight` pass through. `x` is a
     string or a batch of strings, or for `pair=True` a tuple
-    `(texts, texts_b)`. Works eagerly and inside `tf.data.Dataset.map`;
+    `(texts, texts_b)`; a dict that already holds "token_ids" (features)
+    passes through unchanged, so a Task with a preprocessor still takes ids. Works eagerly and inside `tf.data.Dataset.map`;
     the tokenizer (with its vocabulary) is saved with it in `.keras` files.
 
     Work per text is bounded before tokenizing: each text is first cut to
@@ -163,6 +164,10 @@ class TextClassifierPreprocessor(Preprocessor):
 
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
+        if isinstance(x, dict) and "token_ids" in x:
+            # Already features (e.g. a dataset of ids fed to a Task that has a
+            # preprocessor): passed through, so id inputs keep working.
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
         texts = x if isinstance(x, tuple) else (x,)
         if len(texts) == 2 and not self.pair:
             raise ValueError(self._pair_error())

@@ -176,6 +176,24 @@ def load_text_tokenizer(path, lowercase=None):
                          tokenizer, lowercase=lowercase, vocab_file=vocab_file)
 
 
+def text_tokenizer_from_layer(layer, source="the model's preprocessor"):
+    """A `TextTokenizer` around a `keras_compact.tokenizers` layer.
+
+    Used for a model saved with its preprocessor: the tokenizer inside the
+    `.keras` file is the one the model was trained with, so evaluation and
+    prediction read no vocabulary file.
+    """
+    from keras_compact.tokenizers import WordPieceTokenizer
+
+    kind = "wordpiece" if isinstance(layer, WordPieceTokenizer) else "sentencepiece"
+    unk = layer.unk_token_id
+    mask = getattr(layer, "mask_token_id", None)
+    return TextTokenizer(kind, source, layer.cls_token_id, layer.sep_token_id,
+                         layer.pad_token_id, unk if mask is None else mask, unk,
+                         int(layer.vocabulary_size()), layer,
+                         lowercase=bool(getattr(layer, "lowercase", True)))
+
+
 # ------------------------------------------------------------------- packing
 
 

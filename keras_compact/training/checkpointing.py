@@ -1,6 +1,9 @@
-"""Resume-after-kill checkpoints for `model.fit`, written atomically."""
+"""Resume-after-kill checkpoints and history for `model.fit`, written atomically."""
 
+import csv
+import io
 import json
+import math
 import os
 import shutil
 
@@ -9,6 +12,7 @@ import keras
 from keras_compact.distribute import is_chief
 from keras_compact.utils.atomic import atomic_directory
 from keras_compact.utils.atomic import atomic_file
+from keras_compact.utils.atomic import clean_stale_temporaries
 
 _POINTER = "latest.json"
 
@@ -71,6 +75,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         return latest
 
     def on_train_begin(self, logs=None):
+        if self.write:  # hidden .epoch-* directories of a killed run
+            clean_stale_temporaries(self.backup_dir)
         latest = self.latest()
         if latest is None:
             return
@@ -103,3 +109,73 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.delete_on_success and self.write:
             shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+def read_history_rows(path):
+    """{epoch (0-based): {metric: float}} from a history CSV; the last row of
+    an epoch wins. Reads files of `EpochHistoryLogger` and of Keras'
+    `CSVLogger` ("NA" or empty cells are skipped)."""
+    rows = {}
+    if not os.path.exists(path):
+        return rows
+    with open(path, newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle)):
+            epoch = int(row.get("epoch") or number)
+            values = {}
+            for key, value in row.items():
+                if key == "epoch" or key is None or value in ("", None, "NA"):
+                    continue
+                values[key] = float(value)
+            rows[epoch] = values
+    return rows
+
+
+class EpochHistoryLogger(keras.callbacks.Callback):
+    """`keras.callbacks.CSVLogger` with rows keyed by epoch, replaced atomically.
+
+    Each epoch's logs replace that epoch's row (a run resumed from a
+    checkpoint redoes the epoch after it and writes the row again instead
+    of appending a duplicate), and the whole file is rewritten through
+    `atomic_file`, so a kill never leaves half a row. Put it before the
+    checkpoint callback: then no epoch can be checkpointed without its row.
+    The columns are CSVLogger's: "epoch" (0-based) then the metrics, sorted.
+
+    Example:
+    ```python
+    model.fit(data, epochs=10, callbacks=[EpochHistoryLogger("run/history.csv"),
+                                          AtomicBackupAndRestore("run/backup")])
+    ```
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = os.path.abspath(path)
+        self.rows = {}
+
+    def on_train_begin(self, logs=None):
+        self.rows = read_history_rows(self.path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = {}
+        for key, value in (logs or {}).items():
+            try:
+                values[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        self.rows[epoch] = values
+        keys = sorted({k for row in self.rows.values() for k in row})
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["epoch", *keys])
+        for number in sorted(self.rows):
+            row = self.rows[number]
+            writer.writerow([number, *(_cell(row.get(k)) for k in keys)])
+        with atomic_file(self.path) as temp:
+            with open(temp, "w", newline="") as handle:
+                handle.write(text.getvalue())
+
+
+def _cell(value):
+    if value is None:
+        return "NA"
+    return "nan" if math.isnan(value) else repr(value)

@@ -166,10 +166,71 @@ def check_job(job):
             "it, or set general_steps to 0.")
     if not job.teacher:
         raise ValueError("teacher is required: the fine-tuned classifier.keras.")
+    for name in ("learning_rate", "general_learning_rate", "scratch_learning_rate",
+                 "temperature"):
+        value = getattr(job, name)
+        if name == "scratch_learning_rate" and value is None:
+            continue
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got "
+                             f"{value!r}.")
+    from keras_compact.models.backbone import check_config_keys
+    from keras_compact.models.presets import get_preset_config
+    from keras_compact.utils.paths import require_file
+
+    check_config_keys(job.student_config or {}, "--student-config")
+    get_preset_config(job.student_preset)  # an unknown preset names the valid ones
     for name in ("teacher", "vocab", "pretrained", "word_vectors"):
         path = getattr(job, name)
-        if path and not os.path.isfile(path):
-            raise FileNotFoundError(f"{name} {path!r} does not exist.")
+        if path:
+            require_file(path, f"--{name.replace('_', '-')}", _EXPECTED_FILES[name])
+
+
+_EXPECTED_FILES = {
+    "teacher": "the classifier.keras written by `keras-compact finetune`",
+    "vocab": "the teacher's SentencePiece .model",
+    "pretrained": "the pretrainer.keras written by `keras-compact pretrain`",
+    "word_vectors": "a GloVe-format text file of word vectors",
+}
+
+# What a distillation run writes in its output directory (`--overwrite` removes these).
+DISTILL_OUTPUTS = ("stages", "augmented.jsonl", "student_classifier.keras",
+                   "student_backbone.keras", "scratch_classifier.keras", "results.json",
+                   "student")
+
+
+def run_settings(job):
+    """What shapes a distillation run's results (fingerprinted in OUTPUT_DIR)."""
+    from keras_compact.utils.run_settings import file_identity
+
+    settings = dataclasses.asdict(job)
+    settings.pop("output_dir")
+    for name in ("vocab", "teacher", "pretrained", "word_vectors", "tokenizer"):
+        path = getattr(job, name)
+        settings[name] = (file_identity(path) if path is None or not os.path.isdir(path)
+                          else {"folder": os.path.abspath(path)})
+    if job.data:  # the data files by content, not only by name
+        settings["data"] = dict(job.data)
+        for name in ("train", "validation", "test"):
+            if job.data.get(name):
+                settings["data"][name] = file_identity(job.data[name])
+    return settings
+
+
+def check_against_teacher(job, teacher, pretrainer=None):
+    """Checks the job against the loaded teacher, before any training.
+
+    `seq_len` must fit the teacher's (and the pretrained backbone's)
+    position table, which would otherwise fail inside a TensorFlow graph on
+    the first step.
+    """
+    for what, backbone in (("teacher", teacher.backbone),
+                           ("pretrained", getattr(pretrainer, "backbone", None))):
+        if backbone is not None and job.seq_len > backbone.max_sequence_length:
+            raise ValueError(
+                f"--seq-len {job.seq_len} exceeds the {what}'s position table "
+                f"(max_sequence_length={backbone.max_sequence_length}); pass --seq-len "
+                f"{backbone.max_sequence_length} or less.")
 
 
 def build_student(job, vocabulary_size, num_classes):
@@ -251,7 +312,10 @@ def _augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
         return pairs
     vectors = WordVectors.from_glove(job.word_vectors) if job.word_vectors else None
     pair = bool(sources) and len(sources[0]) == 3
-    use_mlm = pretrainer is not None and tokenizer.kind == "sentencepiece" and not pair
+    # The MLM augmenter reads the SentencePiece .model file (--vocab); a
+    # tokenizer taken from the teacher's preprocessor has none.
+    use_mlm = (pretrainer is not None and tokenizer.kind == "sentencepiece" and not pair
+               and tokenizer.vocab_file is not None)
     source_of = job.word_vectors or "teacher embedding table"
     print(f"Augmenting {len(sources):,} training texts x {job.num_variants} variants "
           f"(p_t={job.replace_prob}, K={job.top_k}, candidates: "
@@ -373,19 +437,37 @@ def job_task(job):
             "name": task.get("name"), "pair": task["pair"]}
 
 
-def _job_tokenizer(job):
+def _job_tokenizer(job, teacher=None):
+    """The teacher's tokenizer: --tokenizer/--vocab, else the one inside the teacher's
+    .keras (its preprocessor), else one saved beside it."""
     from keras_compact.tasks.datasets import load_text_tokenizer
     from keras_compact.training.tasks import find_tokenizer_beside
 
-    source = job.tokenizer or job.vocab or find_tokenizer_beside(job.teacher)
+    if job.tokenizer or job.vocab:
+        return load_text_tokenizer(job.tokenizer or job.vocab)
+    if teacher is None:
+        return None
+    preprocessor = getattr(teacher, "preprocessor", None)
+    if preprocessor is not None:
+        from keras_compact.tasks.datasets import text_tokenizer_from_layer
+
+        return text_tokenizer_from_layer(preprocessor.tokenizer,
+                                         source=f"{job.teacher} (preprocessor)")
+    source = find_tokenizer_beside(job.teacher)
     if source is None:
         raise ValueError(f"No tokenizer for teacher {job.teacher!r}: pass --tokenizer (a "
                          ".model, vocab.txt or Hugging Face folder).")
     return load_text_tokenizer(source)
 
 
-def run_distillation(job, verbose="auto"):
+def run_distillation(job, verbose="auto", overwrite=False):
     """Runs every stage of `job`; returns a dict of results and paths.
+
+    Every setting is checked first, then the output directory's run record
+    (`keras_compact.utils.run_settings`): a rerun with the same settings
+    resumes at the first unfinished stage; one with other settings stops
+    before writing anything unless `overwrite` (which removes the previous
+    run's outputs).
 
     Returns:
         A dict: "student" (distilled `TextClassifier`), "teacher", "scratch"
@@ -409,6 +491,8 @@ def run_distillation(job, verbose="auto"):
     # Before any tokenizer resource: re-seeding drops SentencePiece resources made earlier.
     keras.utils.set_random_seed(job.seed)
     teacher = _load(job.teacher, TextClassifier, "teacher")
+    if tokenizer is None:
+        tokenizer = _job_tokenizer(job, teacher)
     if teacher.backbone.vocabulary_size < tokenizer.vocabulary_size:
         raise ValueError(f"The teacher has a {teacher.backbone.vocabulary_size}-token "
                          f"vocabulary but {tokenizer.source!r} has "
@@ -434,16 +518,32 @@ def run_distillation(job, verbose="auto"):
     # A student deeper than its teacher or a bad mapping: say so before the slow work.
     make_layer_mapping(student.backbone.num_layers, teacher.backbone.num_layers,
                        job.layer_mapping)
-    ratio = teacher.count_params() / student.count_params()
+    check_against_teacher(job, teacher, pretrainer)
+    if student.count_params() > teacher.count_params():
+        raise ValueError(
+            f"The student ({job.student_preset} with --student-config "
+            f"{json.dumps(job.student_config)}) has {student.count_params():,} parameters, "
+            f"more than its teacher's {teacher.count_params():,}; distillation makes a "
+            "smaller model. Pick a smaller --student-preset / --student-config.")
     print(f"Teacher {teacher.count_params():,} parameters, student "
-          f"{student.count_params():,} ({ratio:.1f}x smaller)")
+          f"{student.count_params():,} ({_size_ratio(teacher, student)})")
+
+    # Nothing was written so far; a different run in OUTPUT_DIR stops here.
+    from keras_compact.utils.atomic import clean_stale_temporaries
+    from keras_compact.utils.run_settings import check_run_settings
+
+    check_run_settings(job.output_dir, "distill", run_settings(job), DISTILL_OUTPUTS,
+                       overwrite=overwrite)
+    for folder in (job.output_dir, _path(job, "stages")):
+        clean_stale_temporaries(folder)
     heads = {} if job.attention_weight is None else {"attention_weight": job.attention_weight}
 
     steps = {"general": math.prod(fit_chunks(job.general_steps)) if job.general_steps else 0}
     if job.general_steps:
-        if tokenizer.kind != "sentencepiece":
+        if tokenizer.kind != "sentencepiece" or tokenizer.vocab_file is None:
             raise ValueError("general_steps > 0 reads the bundled corpus with a SentencePiece "
-                             "tokenizer; set general_steps to 0 for this teacher.")
+                             "tokenizer file: pass --vocab (the teacher's .model), or set "
+                             "general_steps to 0 for this teacher.")
         general_data = make_text_features_dataset(
             None, tokenizer.vocab_file, batch_size=job.batch_size, max_seq_len=job.seq_len,
             seed=job.seed)
@@ -569,6 +669,17 @@ def _write_json(value, path):
     return path
 
 
+def _size_ratio(teacher, student):
+    ratio = teacher.count_params() / student.count_params()
+    return f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger"
+
+
+def _smaller(teacher_parameters, parameters):
+    """The "smaller" column: 7.5x, or 1/2.5x for a model larger than the teacher."""
+    ratio = teacher_parameters / parameters
+    return f"{ratio:.1f}x" if ratio >= 1 else f"1/{1 / ratio:.1f}x"
+
+
 def format_table(table):
     """The teacher / student table as aligned text, with ratios to the teacher."""
     teacher = table[0]
@@ -577,7 +688,7 @@ def format_table(table):
     for row in table:
         lines.append(
             f"{row['model']:<18} {row['parameters']:>12,} "
-            f"{teacher['parameters'] / row['parameters']:>7.1f}x "
+            f"{_smaller(teacher['parameters'], row['parameters']):>8} "
             f"{row['test_accuracy']:>10.4f} {row['latency_b1_ms']:>8.2f} "
             f"{row['latency_b32_ms']:>8.2f} "
             f"{teacher['latency_b32_ms'] / max(row['latency_b32_ms'], 1e-9):>12.1f}x")

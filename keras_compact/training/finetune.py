@@ -117,8 +117,10 @@ def finetune_section_classifier(backbone, output_dir, vocab, epochs=3, batch_siz
                                 max_per_section=None, seed=0):
     """Fine-tunes a `TextClassifier` on the bundled section task and saves it.
 
-    Writes OUTPUT_DIR/classifier.keras and labels.json (label names,
-    sequence length, vocabulary path, test accuracy), both atomically.
+    Writes OUTPUT_DIR/classifier.keras (with its preprocessor: tokenizer and
+    vocabulary inside, so it predicts on raw text and moves freely) and
+    labels.json (label names, sequence length, test accuracy; no paths),
+    both atomically.
     Prints the task, per-epoch train / validation accuracy and the test
     accuracy. Call `keras.utils.set_random_seed` before building the
     backbone for a reproducible run.
@@ -151,7 +153,9 @@ def finetune_section_classifier(backbone, output_dir, vocab, epochs=3, batch_siz
     from keras_compact.data.labelled_task import load_section_task
     from keras_compact.data.labelled_task import majority_rate
     from keras_compact.data.labelled_task import make_classification_dataset
+    from keras_compact.data.tokenizer import load_tokenizer
     from keras_compact.models import TextClassifier
+    from keras_compact.preprocessing import TextClassifierPreprocessor
     from keras_compact.utils.atomic import atomic_file
 
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seq_len", seq_len)):
@@ -174,7 +178,12 @@ def finetune_section_classifier(backbone, output_dir, vocab, epochs=3, batch_siz
     print(f"Majority-class accuracy: validation {majority_rate(validation):.4f}, "
           f"test {majority_rate(test):.4f}")
 
-    classifier = TextClassifier(backbone, num_classes=len(names), dropout=dropout)
+    # The preprocessor (tokenizer and vocabulary included) is saved inside
+    # classifier.keras: the file predicts on raw text and exports without
+    # the vocabulary file or any path to it.
+    preprocessor = TextClassifierPreprocessor(load_tokenizer(vocab), seq_len)
+    classifier = TextClassifier(backbone, num_classes=len(names), dropout=dropout,
+                                preprocessor=preprocessor)
     common = dict(spm_model_path=vocab, batch_size=batch_size, seq_len=seq_len)
     train_ds = make_classification_dataset(train, shuffle=True, seed=seed, **common)
     val_ds = make_classification_dataset(validation, **common)
@@ -196,8 +205,7 @@ def finetune_section_classifier(backbone, output_dir, vocab, epochs=3, batch_siz
         classifier.save(temp)
     with atomic_file(paths["labels"]) as temp:
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump({"label_names": names, "seq_len": seq_len,
-                       "vocab": os.path.abspath(vocab), "test_accuracy": accuracy},
+            json.dump({"label_names": names, "seq_len": seq_len, "test_accuracy": accuracy},
                       handle, indent=1)
     return {"classifier": classifier, "test_accuracy": accuracy,
             "majority_rate": majority_rate(test), "paths": paths}

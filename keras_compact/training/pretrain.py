@@ -5,7 +5,6 @@ the model itself trains on whichever Keras backend is active. Pass a
 `tf.distribute` strategy to train across devices (TensorFlow backend).
 """
 
-import csv
 import json
 import os
 
@@ -17,23 +16,44 @@ from keras_compact.models.pretrainer import AlbertPretrainer
 from keras_compact.optimizers import make_lamb_optimizer
 from keras_compact.plotting import plot_training_curves
 from keras_compact.training.checkpointing import AtomicBackupAndRestore
+from keras_compact.training.checkpointing import EpochHistoryLogger
 from keras_compact.utils.atomic import atomic_file
+from keras_compact.utils.atomic import clean_stale_temporaries
 
 MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
 
 
 def read_history_csv(path):
-    """Reads a CSVLogger file back into {metric: [values per epoch]}."""
+    """Reads a history CSV back into {metric: [values per epoch]}.
+
+    Rows are keyed by their "epoch" column: a row written again for the
+    same epoch (an epoch redone after a resume) replaces the earlier one,
+    and rows come out in epoch order.
+    """
+    from keras_compact.training.checkpointing import read_history_rows
+
+    rows = read_history_rows(path)
     history = {}
-    if not os.path.exists(path):
-        return history
-    with open(path) as handle:
-        for row in csv.DictReader(handle):
-            for key, value in row.items():
-                if key == "epoch" or value in ("", None, "NA"):
-                    continue  # CSVLogger writes "NA" for a metric it lacks
-                history.setdefault(key, []).append(float(value))
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            history.setdefault(key, []).append(value)
     return history
+
+
+def _resume_input(dataset, batches):
+    """`dataset` without its first `batches` elements (an infinite tf.data stream).
+
+    A resumed fit then sees exactly the batches the uninterrupted run saw
+    from that step on (Keras keeps one iterator across the epochs of a
+    fit), so kill -9 and resume reproduces its losses.
+    """
+    if not batches or dataset is None or not hasattr(dataset, "skip"):
+        return dataset
+    import tensorflow as tf
+
+    if dataset.cardinality() != tf.data.INFINITE_CARDINALITY:
+        return dataset  # a finite dataset restarts every epoch anyway
+    return dataset.skip(batches)
 
 
 def build_pretrainer(
@@ -95,6 +115,8 @@ def run_pretraining(
     jit_compile="auto",
     verbose="auto",
     callbacks=None,
+    run_settings=None,
+    overwrite=False,
 ):
     """Pretrains an ALBERT-style model with MLM + SOP; resumable after a kill.
 
@@ -123,6 +145,16 @@ def run_pretraining(
         jit_compile: passed to `compile`.
         verbose: passed to `fit`.
         callbacks: optional extra Keras callbacks for `fit`.
+        run_settings: dict of the settings that shape the run, recorded in
+            `output_dir` (`keras_compact.utils.run_settings`); None records
+            this function's own arguments. A rerun with other settings stops
+            before writing anything.
+        overwrite: replace a previous run with other settings.
+
+    Resume is exact: the history CSV is keyed by epoch and written before
+    the checkpoint pointer moves, and the input streams skip the batches
+    the restored epochs consumed, so a killed and resumed run logs the
+    losses of the uninterrupted one.
 
     Under MultiWorkerMirroredStrategy (`TF_CONFIG`) every worker trains,
     restores from `output_dir/backup` (shared storage) and only the chief
@@ -155,8 +187,24 @@ def run_pretraining(
         "config": os.path.join(output_dir, "backbone_config.json"),
     }
     chief = is_chief()  # under MultiWorkerMirroredStrategy only the chief writes
+    if run_settings is None:
+        run_settings = {
+            "backbone_config": backbone_config, "total_steps": total_steps,
+            "batch_size": batch_size, "steps_per_checkpoint": steps_per_checkpoint,
+            "learning_rate": learning_rate, "warmup_steps": warmup_steps,
+            "mixed_precision": mixed_precision, "sentence_task": sentence_task,
+            "mlm_weight": mlm_weight, "sentence_weight": sentence_weight,
+            "eval_steps": eval_steps,
+        }
+    from keras_compact.training.pretraining_job import PRETRAIN_OUTPUTS
+    from keras_compact.utils.run_settings import check_run_settings
+
+    # Before anything is written: a different run's checkpoints are never reused.
+    check_run_settings(output_dir, "pretrain", run_settings, PRETRAIN_OUTPUTS,
+                       overwrite=overwrite, write=chief)
     if chief:
         os.makedirs(output_dir, exist_ok=True)
+        clean_stale_temporaries(output_dir)
         with atomic_file(paths["config"]) as temp:
             with open(temp, "w") as handle:
                 json.dump(backbone_config, handle, indent=2)
@@ -182,17 +230,21 @@ def run_pretraining(
         pretrainer = build()
 
     backup = AtomicBackupAndRestore(paths["backup"], write=chief)
-    callbacks = [backup, *(callbacks or [])]
+    callbacks = [*(callbacks or [])]
     if chief:
-        callbacks += [
-            keras.callbacks.CSVLogger(paths["history"], append=True),
-            keras.callbacks.TensorBoard(paths["logs"], update_freq="epoch"),
-        ]
+        # The history row goes first: a kill between it and the checkpoint
+        # only makes the resumed run write that epoch's row again (keyed).
+        callbacks = [EpochHistoryLogger(paths["history"]), backup, *callbacks,
+                     keras.callbacks.TensorBoard(paths["logs"], update_freq="epoch")]
+    else:
+        callbacks = [backup, *callbacks]
+    latest = backup.latest()
+    done = latest["epoch"] if latest else 0
     pretrainer.fit(
-        train_dataset,
+        _resume_input(train_dataset, done * steps_per_checkpoint),
         epochs=total_steps // steps_per_checkpoint,
         steps_per_epoch=steps_per_checkpoint,
-        validation_data=eval_dataset,
+        validation_data=_resume_input(eval_dataset, done * eval_steps),
         validation_steps=eval_steps if eval_dataset is not None else None,
         callbacks=callbacks,
         verbose=verbose,

@@ -6,10 +6,16 @@ notebook; each step prints what it does.
 """
 
 import dataclasses
+import math
 import os
 import zlib
 
 from keras_compact.models.presets import get_preset_config
+
+# What a pretraining run writes in its output directory (`--overwrite`
+# removes these); the main job's teacher/ and distill/ build on it.
+PRETRAIN_OUTPUTS = ("backup", "logs", "history.csv", "pretrainer.keras", "backbone.keras",
+                    "curves.png", "backbone_config.json", "vocab", "teacher", "distill")
 
 
 @dataclasses.dataclass
@@ -59,6 +65,107 @@ class PretrainingJob:
     eval_fraction: float = 0.05
     eval_steps: int = 20
     seed: int = 0
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def tfrecords_metadata(tfrecords):
+    """The metadata of a `make-examples` folder (or glob), or None."""
+    from keras_compact.data.tfrecords import find_tfrecord_files
+
+    return find_tfrecord_files(tfrecords)[1]
+
+
+def check_job(job):
+    """Raises ValueError for settings that cannot run, before any work.
+
+    Checks every value (a negative or zero rate, step count, length...), the
+    config's keys, and offline examples against the job: vocabulary size,
+    sequence length, prediction slots and sentence task must be those the
+    records were written with (else the first step would fail inside a
+    TensorFlow graph, or a model with unused positions would be built).
+    """
+    from keras_compact.models.backbone import check_config_keys
+    from keras_compact.utils.paths import require_file
+
+    for name in ("steps", "batch_size", "checkpoint_every", "seq_len"):
+        value = getattr(job, name)
+        if not _positive_int(value):
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got "
+                             f"{value!r}.")
+    if job.seq_len < 5:
+        raise ValueError(f"--seq-len {job.seq_len} is too short; use at least 5 (128 usual).")
+    if not _positive_int(job.vocab_size) or job.vocab_size < 6:
+        raise ValueError(f"--vocab-size must exceed the 5 special pieces, got {job.vocab_size!r}.")
+    if job.learning_rate is not None and not (
+            math.isfinite(job.learning_rate) and job.learning_rate > 0):
+        raise ValueError(f"--learning-rate must be a positive number, got {job.learning_rate!r}.")
+    if job.warmup_steps is not None and not 0 <= job.warmup_steps <= job.steps:
+        raise ValueError(f"--warmup-steps must be in [0, --steps={job.steps}], got "
+                         f"{job.warmup_steps!r}.")
+    if job.max_predictions is not None and not 1 <= job.max_predictions <= job.seq_len:
+        raise ValueError(f"--max-predictions must be in [1, --seq-len={job.seq_len}], got "
+                         f"{job.max_predictions!r}.")
+    if job.eval_steps < 0:
+        raise ValueError(f"--eval-steps must be >= 0, got {job.eval_steps!r}.")
+    for name in ("mlm_weight", "sentence_weight"):
+        value = getattr(job, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {value!r}.")
+    if not job.mlm_weight and not job.sentence_weight:
+        raise ValueError("--mlm-weight and --sentence-weight are both 0: nothing to learn.")
+    if not 0 <= job.eval_fraction < 1:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {job.eval_fraction!r}.")
+    if job.sentence_task not in ("sop", "nsp"):
+        raise ValueError(f"--sentence-task must be sop or nsp, got {job.sentence_task!r}.")
+    check_config_keys(job.config or {}, "--config")
+    if job.vocab:
+        require_file(job.vocab, "--vocab", "a SentencePiece .model from `keras-compact vocab`")
+    for path in job.corpus or ():
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "--corpus takes text files, not a directory", path)
+    if not job.tfrecords:
+        return
+    if not job.vocab:
+        raise ValueError(
+            f"--tfrecords {job.tfrecords} needs --vocab: the SentencePiece model "
+            "the examples were made with (it fixes the vocabulary size).")
+    metadata = tfrecords_metadata(job.tfrecords)
+    if metadata is None:
+        return
+    from keras_compact.data.tokenizer import load_sentencepiece_processor
+
+    size = load_sentencepiece_processor(job.vocab).get_piece_size()
+    written = metadata.get("vocabulary_size")
+    if written is not None and written != size:
+        raise ValueError(
+            f"--tfrecords {job.tfrecords} were written with a {written}-piece vocabulary "
+            f"but --vocab {job.vocab} has {size} pieces; pass the SentencePiece model the "
+            "examples were made with, or remake them with `keras-compact make-examples`.")
+    for name, flag, value in (("max_seq_len", "--seq-len", job.seq_len),
+                              ("max_predictions", "--max-predictions", job.max_predictions),
+                              ("task", "--sentence-task", job.sentence_task)):
+        if value is not None and name in metadata and metadata[name] != value:
+            raise ValueError(
+                f"{flag} {value} does not match --tfrecords {job.tfrecords}, written with "
+                f"{name}={metadata[name]}; pass {flag} {metadata[name]} (or remake the "
+                "examples).")
+
+
+def run_settings(job):
+    """What shapes a pretraining run's results (fingerprinted in OUTPUT_DIR)."""
+    from keras_compact.utils.run_settings import file_identity
+
+    settings = dataclasses.asdict(job)
+    settings.pop("output_dir")
+    settings["vocab"] = file_identity(job.vocab)
+    settings["corpus"] = [file_identity(p, content_hash=False) for p in job.corpus or ()]
+    if job.tfrecords:
+        settings["tfrecords"] = {"path": os.path.abspath(job.tfrecords),
+                                 "metadata": tfrecords_metadata(job.tfrecords)}
+    return settings
 
 
 def is_held_out(document_id, eval_fraction):
@@ -119,9 +226,9 @@ def make_datasets(job, vocab_path):
     """(train, held-out) datasets of the element format of keras_compact.data."""
     from keras_compact import data
 
-    max_predictions = job.max_predictions or data.default_max_predictions(
-        job.seq_len
-    )
+    max_predictions = job.max_predictions
+    if max_predictions is None:
+        max_predictions = data.default_max_predictions(job.seq_len)
     common = dict(
         tokenizer_or_model_path=vocab_path,
         batch_size=job.batch_size,
@@ -152,12 +259,25 @@ def make_datasets(job, vocab_path):
     return train, held
 
 
-def run_job(job, strategy=None, verbose="auto"):
-    """Runs the job: vocabulary, data, `fit` with resume, saved models, plot."""
+def run_job(job, strategy=None, verbose="auto", overwrite=False):
+    """Runs the job: vocabulary, data, `fit` with resume, saved models, plot.
+
+    Checks every setting first (`check_job`), then the output directory's
+    run record (`keras_compact.utils.run_settings`): a rerun with the same
+    settings resumes, one with other settings stops before writing anything
+    unless `overwrite`.
+    """
     from keras_compact.data import load_tokenizer
+    from keras_compact.distribute import is_chief
     from keras_compact.training.pretrain import run_pretraining
+    from keras_compact.utils.run_settings import check_run_settings
 
     import keras
+
+    check_job(job)
+    settings = run_settings(job)
+    check_run_settings(job.output_dir, "pretrain", settings, PRETRAIN_OUTPUTS,
+                       overwrite=overwrite, write=is_chief())
 
     # Same initial weights and data order for the same seed. Set before any
     # tokenizer is built: re-seeding TF drops existing SentencePiece resources.
@@ -183,6 +303,7 @@ def run_job(job, strategy=None, verbose="auto"):
         sentence_weight=job.sentence_weight,
         strategy=strategy,
         verbose=verbose,
+        run_settings=settings,
     )
     result["vocab"] = vocab_path
     return result

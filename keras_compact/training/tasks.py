@@ -8,9 +8,9 @@ The library side of `keras-compact finetune / evaluate / predict`:
   tokenizer is the folder's `vocab.txt`), or a fresh preset;
 - `finetune_task`: `model.fit` on a prepared task (`tasks.datasets.prepare_task`),
   then every metric of the task on every labelled evaluation split; writes
-  OUTPUT/classifier.keras, OUTPUT/task.json (label vocabulary, columns,
-  sequence length, metrics, scores) and the tokenizer files under
-  OUTPUT/tokenizer/, so the run directory is self-contained and movable;
+  OUTPUT/classifier.keras, with its preprocessor (tokenizer, sequence length,
+  pairing) saved inside, and OUTPUT/task.json (label vocabulary, columns,
+  metrics, scores), so the run directory is self-contained and movable;
 - `load_task_model`, `evaluate_split`, `predict_rows`: read such a run back.
 
 Datasets come from `keras_compact.tasks` (tf.data, TF-only input side); the
@@ -25,7 +25,10 @@ import numpy as np
 
 TASK_FILE = "task.json"
 MODEL_FILE = "classifier.keras"
-TOKENIZER_DIR = "tokenizer"
+TOKENIZER_DIR = "tokenizer"  # runs written before the preprocessor was saved inside
+# Keys of task.json that the model's preprocessor answers (never written, so
+# the two cannot disagree).
+_PREPROCESSOR_KEYS = ("tokenizer", "tokenizer_kind", "lowercase", "seq_len")
 PRETRAINED_LEARNING_RATE = 5e-5
 FRESH_LEARNING_RATE = 1e-4
 
@@ -76,7 +79,8 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
         preset, config: a fresh backbone instead (`config` overrides it).
         tokenizer: a .model, vocab.txt or Hugging Face folder; default: the
             Hugging Face folder itself, or the tokenizer saved beside the
-            `.keras` file (task.json's, vocab/spm.model, vocab.txt).
+            `.keras` file's preprocessor, else the one beside it
+            (vocab/spm.model, vocab.txt).
         seq_len: a fresh backbone's position table is at least this long.
 
     Raises:
@@ -108,11 +112,19 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
             if not isinstance(model, CompactBackbone):
                 raise ValueError(f"--backbone {backbone!r} holds a {type(loaded).__name__} "
                                  "without a CompactBackbone.")
-            source = tokenizer or find_tokenizer_beside(backbone)
-            if source is None:
-                raise ValueError(f"No tokenizer beside --backbone {backbone!r}; pass "
-                                 "--tokenizer (a .model, vocab.txt or Hugging Face folder).")
-            text_tokenizer = load_text_tokenizer(source)
+            preprocessor = getattr(loaded, "preprocessor", None)
+            if tokenizer is None and preprocessor is not None:  # saved inside the .keras
+                from keras_compact.tasks.datasets import text_tokenizer_from_layer
+
+                text_tokenizer = text_tokenizer_from_layer(
+                    preprocessor.tokenizer, source=f"{backbone} (preprocessor)")
+            else:
+                source = tokenizer or find_tokenizer_beside(backbone)
+                if source is None:
+                    raise ValueError(f"No tokenizer in or beside --backbone {backbone!r}; "
+                                     "pass --tokenizer (a .model, vocab.txt or Hugging Face "
+                                     "folder).")
+                text_tokenizer = load_text_tokenizer(source)
             description = backbone
     else:
         from keras_compact.models import CompactBackbone
@@ -202,29 +214,32 @@ def _epoch_printer():
     return keras.callbacks.LambdaCallback(on_epoch_end=show)
 
 
-def _copy_tokenizer(tokenizer, output_dir):
-    """Copies the tokenizer's files into OUTPUT/tokenizer/; returns the relative path."""
-    target = os.path.join(output_dir, TOKENIZER_DIR)
-    os.makedirs(target, exist_ok=True)
-    source = tokenizer.source
-    if os.path.isdir(source):
-        for name in ("vocab.txt", "tokenizer_config.json", "tokenizer.json",
-                     "special_tokens_map.json"):
-            if os.path.isfile(os.path.join(source, name)):
-                shutil.copyfile(os.path.join(source, name), os.path.join(target, name))
-        return TOKENIZER_DIR
-    name = os.path.basename(tokenizer.vocab_file or source)
-    shutil.copyfile(tokenizer.vocab_file or source, os.path.join(target, name))
-    return os.path.join(TOKENIZER_DIR, name)
+def make_preprocessor(tokenizer, seq_len, pair):
+    """The `TextClassifierPreprocessor` saved inside a task model's .keras file."""
+    from keras_compact.preprocessing import TextClassifierPreprocessor
+
+    return TextClassifierPreprocessor(tokenizer.tokenizer, seq_len, pair=bool(pair))
 
 
-def save_task_model(model, output_dir, info, tokenizer):
-    """Writes classifier.keras, the tokenizer files and task.json (atomically each)."""
+def save_task_model(model, output_dir, info, tokenizer=None):
+    """Writes classifier.keras (with its preprocessor) and task.json, atomically each.
+
+    Args:
+        model: a TextClassifier / TextRegressor; one without a preprocessor
+            gets `make_preprocessor(tokenizer, info["seq_len"], info["pair"])`.
+        output_dir: the run directory.
+        info: the task description (`task_info`).
+        tokenizer: the `TextTokenizer` the model was trained with.
+    """
     from keras_compact.utils.atomic import atomic_file
 
+    if getattr(model, "preprocessor", None) is None:
+        if tokenizer is None:
+            raise ValueError("save_task_model needs the tokenizer of a model saved "
+                             "without a preprocessor.")
+        model.preprocessor = make_preprocessor(tokenizer, info["seq_len"], info.get("pair"))
     os.makedirs(output_dir, exist_ok=True)
-    info = dict(info, tokenizer=_copy_tokenizer(tokenizer, output_dir),
-                tokenizer_kind=tokenizer.kind, lowercase=tokenizer.lowercase)
+    info = {k: v for k, v in info.items() if k not in _PREPROCESSOR_KEYS}
     model_path = os.path.join(output_dir, MODEL_FILE)
     with atomic_file(model_path) as temp:
         model.save(temp)
@@ -260,7 +275,8 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
         task: from `keras_compact.tasks.datasets.prepare_task` (every split
             already checked; nothing has been written yet).
         backbone: a `CompactBackbone`; tokenizer: its `TextTokenizer`.
-        output_dir: receives classifier.keras, task.json and tokenizer/.
+        output_dir: receives classifier.keras (its preprocessor inside) and
+            task.json.
         epochs, batch_size, seq_len, learning_rate, dropout, seed: the run.
 
     Returns:
@@ -283,8 +299,14 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     if train_count < batch_size:
         batch_size = max(1, train_count)
     steps_per_epoch = max(1, train_count // batch_size)
-    classifier = (TextRegressor(backbone, dropout=dropout) if labels.regression else
-                  TextClassifier(backbone, num_classes=labels.num_classes, dropout=dropout))
+    # Saved inside classifier.keras: evaluate, predict and export read the
+    # tokenizer, sequence length and pairing from the model. The datasets
+    # below feed packed ids, which pass through a Task's preprocessor.
+    preprocessor = make_preprocessor(tokenizer, seq_len, task["pair"])
+    classifier = (TextRegressor(backbone, dropout=dropout, preprocessor=preprocessor)
+                  if labels.regression else
+                  TextClassifier(backbone, num_classes=labels.num_classes, dropout=dropout,
+                                 preprocessor=preprocessor))
     compile_task_model(classifier, labels, make_adamw(steps_per_epoch * epochs, learning_rate),
                        name=task.get("name"))
     train = make_dataset(task["train"], labels, tokenizer, seq_len=seq_len,
@@ -316,7 +338,7 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
         print(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores[split].items()),
               flush=True)
     info = dict(task_info(task, seq_len), scores=scores)
-    paths = save_task_model(classifier, output_dir, info, tokenizer)
+    paths = save_task_model(classifier, output_dir, info)
     return {"classifier": classifier, "scores": scores, "paths": paths}
 
 
@@ -326,27 +348,43 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
 def load_task_model(model_path):
     """(model, info dict, TextTokenizer) of a run written by `finetune_task`.
 
+    The tokenizer, sequence length and pairing come from the model's
+    preprocessor (saved inside the .keras file); task.json beside it gives
+    the labels, columns and metrics.
+
     Raises:
         FileNotFoundError: no model, or no task.json beside it (names the path).
     """
     from keras_compact.tasks.datasets import load_text_tokenizer
+    from keras_compact.tasks.datasets import text_tokenizer_from_layer
     from keras_compact.tasks.text_files import LabelInfo
+    from keras_compact.utils.paths import require_file
 
     if os.path.isdir(model_path):
         model_path = os.path.join(model_path, MODEL_FILE)
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(f"--model {model_path!r} does not exist; pass the "
-                                "classifier.keras written by `keras-compact finetune`.")
+    require_file(model_path, "--model", "the classifier.keras written by `keras-compact "
+                 "finetune` (or the student/ of `distill`)")
     info_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), TASK_FILE)
     if not os.path.isfile(info_path):
         raise FileNotFoundError(f"No {TASK_FILE} beside {model_path!r}: it holds the labels "
-                                "and tokenizer; keep the run directory together.")
+                                "and columns; keep the run directory together.")
     with open(info_path, encoding="utf-8") as handle:
         info = json.load(handle)
     info["label_info"] = LabelInfo.from_json(info["labels"])
-    tokenizer = load_text_tokenizer(os.path.join(os.path.dirname(info_path), info["tokenizer"]),
-                                    lowercase=info.get("lowercase"))
     model = _load_keras(model_path, "--model")
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is not None:
+        tokenizer = text_tokenizer_from_layer(preprocessor.tokenizer,
+                                              source=f"{model_path} (preprocessor)")
+        info["seq_len"] = preprocessor.sequence_length
+        info["pair"] = preprocessor.pair
+    elif info.get("tokenizer"):  # a run written before the preprocessor was saved inside
+        tokenizer = load_text_tokenizer(
+            os.path.join(os.path.dirname(info_path), info["tokenizer"]),
+            lowercase=info.get("lowercase"))
+    else:
+        raise ValueError(f"--model {model_path!r} has no preprocessor and {info_path!r} names "
+                         "no tokenizer; save the model with its TextClassifierPreprocessor.")
     return model, info, tokenizer
 
 

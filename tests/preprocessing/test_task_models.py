@@ -123,6 +123,23 @@ def test_id_inputs_still_work_without_a_preprocessor():
     classifier.fit(inputs, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
 
 
+def test_a_task_with_a_preprocessor_still_takes_feature_dicts(spm_model):
+    """Ids (e.g. the fine-tuning datasets) pass through the preprocessor, so
+    attaching one changes nothing for id inputs."""
+    from keras_compact.data.labelled_task import make_classification_dataset
+
+    preprocessor = TextClassifierPreprocessor(_tokenizer(spm_model), SEQ_LEN)
+    classifier = TextClassifier(CompactBackbone(**TINY), 2, preprocessor=preprocessor)
+    texts, labels = _data()
+    dataset = make_classification_dataset(list(zip(texts, labels.tolist())), spm_model,
+                                          batch_size=4, seq_len=SEQ_LEN)
+    classifier.fit(dataset, epochs=1, verbose=0)
+    features, _ = next(iter(dataset))
+    np.testing.assert_allclose(classifier.predict(texts[:4], verbose=0),
+                               keras.ops.convert_to_numpy(classifier.predict_on_batch(features)),
+                               atol=1e-6)
+
+
 @pytest.mark.multi_backend
 def test_mixed_float16_backbones_get_loss_scaling():
     """The Task takes its backbone's dtype policy, so compile adds loss
