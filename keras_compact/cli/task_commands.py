@@ -6,18 +6,22 @@ not) with `--text-column`, `--text-b-column` and `--label-column` (names or
 no data option: the bundled section task (`--dataset sections`, which needs
 `--vocab`, the SentencePiece model of the backbone).
 
-Backbone: `--backbone PATH.keras` (the tokenizer saved beside it, or
-`--tokenizer`), `--backbone HF_DIR` (a Hugging Face BERT / ALBERT folder; its
+Backbone: `--backbone PATH.keras` (the tokenizer saved inside it or beside
+it, or `--tokenizer`), `--backbone HF_DIR` (a Hugging Face BERT / ALBERT folder; its
 vocab.txt is the tokenizer), or `--preset NAME` with `--tokenizer`.
 
 Every file is read and checked before training starts, so a bad row fails at
-once, naming file, line, column and value, and nothing is written. The run
-directory (classifier.keras, task.json, tokenizer/) is self-contained:
+once, naming file, line, column and value, and nothing is written; then the
+run-settings check (`keras_compact.utils.run_settings`): a directory holding
+a run with other settings or other file contents stops the command before
+anything is written, unless `--overwrite`. The run directory (classifier.keras
+with its preprocessor inside, task.json with the labels) is self-contained:
 `evaluate`, `predict` and `export` need only `--model`.
 
 The work is in `keras_compact.training.tasks`; this module parses arguments.
 """
 
+import errno
 import json
 import os
 import sys
@@ -80,14 +84,28 @@ def _check_training_values(args):
         raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}.")
 
 
-def input_identity(path, flag, what):
-    """file_identity of a required input file, or of a folder (Hugging Face)."""
+def input_identity(path, flag, what, folder=None):
+    """file_identity of an input file, or of a folder, for the run-settings record.
+
+    Args:
+        path: the path given (None: None).
+        flag, what: for the error message ("--backbone", "a .keras file ...").
+        folder: None: `path` must be a file; a file name (e.g. "config.json"):
+            a folder holding it is accepted too (a Hugging Face checkpoint);
+            True: any folder is accepted.
+
+    Raises:
+        IsADirectoryError, FileNotFoundError: naming `flag` and `path`.
+    """
     from keras_compact.utils.paths import require_file
     from keras_compact.utils.run_settings import file_identity
 
     if path is None:
         return None
-    if os.path.isdir(path):
+    if folder and os.path.isdir(path):
+        if folder is not True and not os.path.isfile(os.path.join(path, folder)):
+            raise IsADirectoryError(errno.EISDIR, f"{flag} is a directory without {folder}; "
+                                    f"pass {what}", path)
         return {"folder": file_identity(path),
                 "files": {name: file_identity(os.path.join(path, name), content_hash=False)
                           for name in sorted(os.listdir(path))
@@ -123,8 +141,8 @@ def _run_section_finetune(args):
     vocabulary_size = load_sentencepiece_processor(args.vocab).get_piece_size()
     files["backbone"] = input_identity(
         args.backbone, "--backbone", "the backbone.keras written by `keras-compact pretrain` "
-        "(in its --output-dir), or drop --backbone to fine-tune a fresh --preset/--config "
-        "backbone")
+        "(in its --output-dir) or a Hugging Face folder, or drop --backbone to fine-tune a "
+        "fresh --preset/--config backbone", folder="config.json")
     # Before anything is written into --output-dir.
     check_run_settings(args.output_dir, "finetune", run_settings(args, files),
                        FINETUNE_OUTPUTS, overwrite=args.overwrite)
@@ -184,13 +202,13 @@ def run_finetune(args):
     files = {split: input_identity(getattr(args, split), f"--{split}", "a CSV, TSV or JSONL "
                                    "file") for split in ("train", "validation", "test")}
     if args.glue:
-        files["data_dir"] = input_identity(args.data_dir, "--data-dir", "the GLUE folder")
+        files["data_dir"] = input_identity(args.data_dir, "--data-dir", "the GLUE folder",
+                                           folder=True)
     files["backbone"] = input_identity(args.backbone, "--backbone", "a .keras file or a "
-                                       "Hugging Face folder")
+                                       "Hugging Face folder", folder="config.json")
     for flag in ("tokenizer", "vocab"):
-        if getattr(args, flag) and not os.path.isdir(getattr(args, flag)):
-            files[flag] = input_identity(getattr(args, flag), f"--{flag}",
-                                         "a .model, vocab.txt or Hugging Face folder")
+        files[flag] = input_identity(getattr(args, flag), f"--{flag}",
+                                     "a .model, vocab.txt or Hugging Face folder", folder=True)
     # Before anything is written into --output-dir.
     check_run_settings(args.output_dir, "finetune", run_settings(args, files),
                        FILE_FINETUNE_OUTPUTS, overwrite=args.overwrite)
@@ -294,7 +312,8 @@ def register(subparsers):
         "task, or the bundled section task; from a .keras backbone, a Hugging Face folder "
         "or a preset.")
     parser.add_argument("--output-dir", required=True,
-                        help="Where classifier.keras, task.json and tokenizer/ are written.")
+                        help="Where classifier.keras (preprocessor inside) and task.json are "
+                        "written.")
     add_data_arguments(parser)
     parser.add_argument("--dataset", default=None, choices=("sections",),
                         help="A bundled dataset instead of files (default when no file is "

@@ -281,6 +281,7 @@ def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
 
     from keras_compact.models import TextClassifier
     from keras_compact.tasks.datasets import load_text_tokenizer
+    from keras_compact.tasks.datasets import text_tokenizer_from_layer
     from keras_compact.training.distillation_job import DistillationJob
     from keras_compact.training.distillation_job import _write_json
     from keras_compact.training.distillation_job import run_distillation
@@ -315,7 +316,10 @@ def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
     albert = keras.saving.load_model(albert_teacher_path, compile=False)
     if not isinstance(albert, TextClassifier):
         raise ValueError(f"{albert_teacher_path!r} is not a TextClassifier.")
-    albert_tokenizer = load_text_tokenizer(os.path.join(output_dir, "vocab", "spm.model"))
+    if albert.preprocessor is not None:  # the tokenizer saved inside classifier.keras
+        albert_tokenizer = text_tokenizer_from_layer(albert.preprocessor.tokenizer)
+    else:
+        albert_tokenizer = load_text_tokenizer(os.path.join(output_dir, "vocab", "spm.model"))
     albert_accuracy = evaluate_split(albert, test, task["labels"], albert_tokenizer, SEQ_LEN,
                                      ("accuracy",))["accuracy"]
     networks = {"ALBERT teacher (from scratch)": albert, "MiniLM teacher": result["teacher"],

@@ -219,3 +219,26 @@ def test_help_is_fast_and_does_not_start_tensorflow(tmp_path):
                             timeout=60)
     assert "finetune" in result.stdout and "predict" in result.stdout, result.stdout
     assert result.stderr.split() == ["False", "False"], result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_file_finetune_checks_its_run_settings_before_writing(tmp_path, spm_model, capsys):
+    """Issue 14's run record on the file path too: a rerun into the same
+    --output-dir with another training file (same name, other content) stops
+    before writing anything; --overwrite replaces the run."""
+    train = write_rows(tmp_path / "train.csv", single_rows(2))
+    dev = write_rows(tmp_path / "dev.csv", single_rows(1))
+    data = ["--train", train, "--validation", dev, "--text-column", "sentence"]
+    run = _finetune(tmp_path, "ft", data, spm_model, extra=["--epochs", "1"])
+    model = os.path.join(run, "classifier.keras")
+    written = os.stat(model).st_mtime_ns
+    write_rows(tmp_path / "train.csv", single_rows(3))
+    _out(capsys)
+    args = ["finetune", "--output-dir", run, "--preset", "tinybert_4", "--config", TINY,
+            "--tokenizer", spm_model, "--epochs", "1", "--learning-rate", "3e-3", *FAST, *data]
+    assert main(args) == 2
+    _, err = _out(capsys)
+    assert "other settings" in err and "train" in err and "--overwrite" in err, err
+    assert os.stat(model).st_mtime_ns == written
+    assert main(args + ["--overwrite"]) == 0
+    assert os.stat(model).st_mtime_ns != written
