@@ -1,5 +1,10 @@
 """`keras-compact distill`: TinyBERT distillation of a fine-tuned classifier.
 
+`--objective minilm|minilmv2` swaps the intermediate losses for MiniLM's or
+MiniLMv2's (the latter takes a student of any head count). General
+distillation with the student's MLM + SOP losses is `keras-compact
+distill-general` (`pretrain_distill_commands.py`).
+
 Runs `keras_compact.training.distillation_job`: optional general
 distillation on the corpus, data augmentation, task-specific intermediate
 then prediction-layer distillation, and (by default) the same student
@@ -39,6 +44,15 @@ def add_distillation_arguments(parser, defaults=None):
         help="uniform, top, bottom, or comma-separated teacher layers (1-based).")
     arg("--attention-weight", type=float, default=base["attention_weight"],
         help="0 turns the attention loss off (e.g. different head counts).")
+    arg("--objective", default=base["objective"],
+        choices=("tinybert", "minilm", "minilmv2"),
+        help="Intermediate losses: tinybert (embedding, hidden, attention), minilm "
+        "(last-layer attention KL + value relation; equal heads) or minilmv2 (Q-Q, "
+        "K-K, V-V relations; any head count).")
+    arg("--relation-heads", type=int, default=base["relation_heads"],
+        help="MiniLMv2 relation heads (must divide both widths).")
+    arg("--teacher-layer", type=int, default=base["relation_teacher_layer"],
+        help="Teacher layer of MiniLM/MiniLMv2 (1-based; default the last).")
     arg("--num-variants", type=int, default=base["num_variants"],
         help="N_a augmented variants per training text (0: no augmentation).")
     arg("--replace-prob", type=float, default=base["replace_prob"], help="p_t.")
@@ -97,7 +111,9 @@ def job_from_args(args, output_dir, vocab, teacher, pretrained, tokenizer=None, 
         intermediate_epochs=args.intermediate_epochs,
         prediction_epochs=args.prediction_epochs, learning_rate=args.learning_rate,
         temperature=args.temperature, layer_mapping=_layer_mapping(args.layer_mapping),
-        attention_weight=args.attention_weight, num_variants=args.num_variants,
+        attention_weight=args.attention_weight, objective=args.objective,
+        relation_heads=args.relation_heads, relation_teacher_layer=args.teacher_layer,
+        num_variants=args.num_variants,
         replace_prob=args.replace_prob, top_k=args.top_k, mask_fraction=args.mask_fraction,
         word_vectors=args.word_vectors, max_train_examples=args.max_train_examples,
         max_augment_examples=args.max_augment_examples,

@@ -1,4 +1,5 @@
-"""`keras-compact export`: a saved model to a TF Serving SavedModel version.
+"""`keras-compact export`: a saved model to a TF Serving SavedModel version,
+or (`--format litert`) to a .tflite file with the tokenizer inside.
 
 TensorFlow-only: it runs with KERAS_BACKEND=tensorflow (set here unless the
 environment chose otherwise); a model trained on JAX or torch exports from
@@ -7,7 +8,11 @@ its .keras file.
 Example:
 ```bash
 keras-compact export --model runs/demo/teacher/classifier.keras \\
-    --labels runs/demo/teacher/labels.json --base-dir /srv/models --name sections
+    --labels runs/demo/teacher/labels.json --base-dir /srv/models --name sections \\
+    --quantize int8
+keras-compact export --model runs/demo/teacher/classifier.keras \\
+    --labels runs/demo/teacher/labels.json --base-dir apps --name sections \\
+    --format litert --quantize int8          # apps/sections.int8.tflite
 keras-compact export --model runs/sst/classifier.keras --base-dir /srv/models --name sst
 ```
 
@@ -73,8 +78,6 @@ def _saved_task(model_path):
 
 def run_export(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-
     from keras_compact.export import describe_signatures
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
@@ -86,6 +89,21 @@ def run_export(args):
     if not vocab and not has_preprocessor:
         raise ValueError("--vocab is required for a model saved without a preprocessor (or "
                          "--labels with a labels.json that names the vocabulary).")
+    if args.format == "litert":
+        seq_len = args.seq_len if args.seq_len is not None else (
+            labels.get("seq_len")
+            or (model.preprocessor.sequence_length if has_preprocessor else 128))
+        return _run_litert(args, model, None if has_preprocessor else vocab, seq_len)
+    if args.token_ids:
+        raise ValueError("--token-ids is for --format litert; SavedModels always offer the "
+                         "serve_token_ids signature beside the raw-text one.")
+    if args.quantize:
+        from keras_compact.export.quantize import quantize_model
+
+        # In place (the loaded model is this command's own), before the export, so
+        # that --quantize-skip reaches Model.quantize.
+        model = quantize_model(model, args.quantize, skip=args.quantize_skip or (),
+                               copy=False)
     # A model with a preprocessor serves its own tokenizer and length unless told;
     # an explicit --seq-len (0 included) is never replaced by a default.
     seq_len = args.seq_len if args.seq_len is not None else (
@@ -107,10 +125,40 @@ def run_export(args):
     return 0
 
 
+def _run_litert(args, model, vocab, seq_len):
+    from keras_compact.export.litert import export_litert
+
+    if args.quantize_skip:
+        raise ValueError("--quantize-skip applies to SavedModels (Keras' Model.quantize); "
+                         "LiteRT's dynamic-range int8 quantizes every matmul weight.")
+    suffix = ".int8.tflite" if args.quantize else ".tflite"
+    path = os.path.join(args.base_dir, args.name + suffix)
+    export_litert(model, vocab, path, seq_len=seq_len, quantize=args.quantize,
+                  raw_text=not args.token_ids, pair=True if args.pair else None)
+    print(f"LiteRT model: {path} ({os.path.getsize(path) / 2**20:.1f} MiB, "
+          f"{'int8 dynamic-range' if args.quantize else 'float32'}, "
+          f"{'token ids' if args.token_ids else 'raw text'} in)")
+    print("Run it with tensorflow-text's ops registered: "
+          "keras_compact.export.litert.litert_interpreter(path)")
+    return 0
+
+
 def register(subparsers):
     parser = subparsers.add_parser(
         "export", help="Export a classifier or backbone as a raw-text SavedModel in TF "
         "Serving's layout (BASE_DIR/NAME/VERSION).")
+    parser.add_argument("--format", choices=("saved_model", "litert"), default="saved_model",
+                        help="saved_model: BASE_DIR/NAME/VERSION for TF Serving; litert: "
+                             "BASE_DIR/NAME[.int8].tflite with the tokenizer inside.")
+    parser.add_argument("--quantize", choices=("int8",), default=None,
+                        help="int8 weights: Keras' Model.quantize for SavedModels, "
+                             "dynamic-range int8 for LiteRT.")
+    parser.add_argument("--quantize-skip", action="append", metavar="REGEX",
+                        help="Layer paths (regex) to keep float with --quantize "
+                             "(repeatable; SavedModels).")
+    parser.add_argument("--token-ids", action="store_true",
+                        help="LiteRT: take token ids instead of raw text (for tokenizers "
+                             "LiteRT cannot run).")
     parser.add_argument("--model", required=True, metavar="PATH.keras",
                         help="A TextClassifier or CompactBackbone .keras file.")
     parser.add_argument("--base-dir", required=True,
@@ -118,7 +166,8 @@ def register(subparsers):
     parser.add_argument("--name", required=True, help="Served model name.")
     parser.add_argument("--vocab", default=None, metavar="PATH.model",
                         help="Vocabulary (.model / vocab.txt) for a model saved without a "
-                             "preprocessor (default: the one in --labels).")
+                             "preprocessor (default: the one in --labels); LiteRT also takes "
+                             "a Hugging Face tokenizer folder.")
     parser.add_argument("--labels", default=None, metavar="labels.json",
                         help="From `keras-compact finetune`: label names, seq_len, vocab.")
     parser.add_argument("--version", type=int, default=None,

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "keras_compact.cli.train_commands",
     "keras_compact.cli.task_commands",
     "keras_compact.cli.distill_commands",
+    "keras_compact.cli.pretrain_distill_commands",
     "keras_compact.cli.export_commands",
 )
 

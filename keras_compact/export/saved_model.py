@@ -194,7 +194,7 @@ def _check_token_ids(features, vocabulary_size, num_segments):
 
 
 def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=None,
-                       pair=None, trim_padding=True):
+                       pair=None, trim_padding=True, quantize=None):
     """Writes a SavedModel with raw-text and token-id signatures to `path`.
 
     The directory is written under a temporary name and renamed into place.
@@ -221,6 +221,9 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
             call at [batch, seq_len], e.g. for servers that compile per shape.
             Backbones always keep the full width (`sequence_output` is
             [batch, seq_len, hidden]).
+        quantize: None (float weights) or "int8": export an int8 copy made
+            by Keras' `Model.quantize` (`keras_compact.export.quantize`); the
+            signatures are the same.
 
     Returns:
         `path`.
@@ -251,6 +254,12 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
                              f"has {model.num_classes} classes.")
     if os.path.exists(path):
         raise ValueError(f"{path} already exists; export to a new directory.")
+    if quantize is not None:
+        from keras_compact.export.quantize import quantize_model
+
+        # The copy is quantized; the preprocessor stays the original's.
+        model = quantize_model(model, quantize)
+        backbone = model if kind == BACKBONE else model.backbone
     names = None if label_names is None else tf.constant(list(label_names), tf.string)
     vocabulary_size = int(backbone.vocabulary_size)
     num_segments = int(getattr(backbone, "num_segments", 2))
@@ -308,7 +317,8 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
 
 
 def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_len=None,
-                       label_names=None, version=None, pair=None, trim_padding=True):
+                       label_names=None, version=None, pair=None, trim_padding=True,
+                       quantize=None):
     """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
 
     The version is written under a hidden temporary name beside it and
@@ -321,7 +331,8 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
         base_dir: the directory above the model's; TF Serving's
             --model_base_path is BASE_DIR/MODEL_NAME.
         model_name: the served model's name (a directory name).
-        seq_len, label_names, pair, trim_padding: as `export_saved_model`.
+        seq_len, label_names, pair, trim_padding, quantize: as
+            `export_saved_model`.
         version: int or None for the next free version (1 for a new model).
 
     Returns:
@@ -352,7 +363,8 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
         with atomic_numbered_directory(model_dir, version) as target:
             inner = os.path.join(target.temp, "saved_model")
             export_saved_model(model, vocab, inner, seq_len=seq_len,
-                               label_names=label_names, pair=pair, trim_padding=trim_padding)
+                               label_names=label_names, pair=pair, trim_padding=trim_padding,
+                               quantize=quantize)
             for name in os.listdir(inner):
                 os.rename(os.path.join(inner, name), os.path.join(target.temp, name))
             os.rmdir(inner)

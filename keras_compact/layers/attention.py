@@ -11,6 +11,11 @@ from keras_compact.layers.initializers import truncated_normal
 _MASK_ADDER = -1e9
 
 
+def _qkv(query, key, value):
+    # Projections as computed for the attention itself: no extra work.
+    return {"queries": query, "keys": key, "values": value}
+
+
 @keras.saving.register_keras_serializable(package="keras_compact")
 class ScoredMultiHeadAttention(keras.layers.Layer):
     """Self-attention returning, on request, the scores before the softmax.
@@ -24,7 +29,12 @@ class ScoredMultiHeadAttention(keras.layers.Layer):
 
     When the scores are not requested and no attention dropout is active, the
     layer calls `keras.ops.dot_product_attention`, which each backend lowers to
-    its fused kernel.
+    its fused kernel. `return_qkv=True` also hands back the projected queries,
+    keys and values, each (batch, sequence, heads, key_dim), which MiniLM's
+    relation losses need; they are the tensors the attention uses anyway, so
+    asking for them keeps the fused path and adds no computation. Call
+    outputs: `output`, then `scores` if `return_scores`, then the dict
+    {"queries", "keys", "values"} if `return_qkv` (a tuple when either is on).
 
     Args:
         num_heads: int. Number of attention heads.
@@ -88,7 +98,8 @@ class ScoredMultiHeadAttention(keras.layers.Layer):
         self.built = True
 
     def call(
-        self, x, padding_mask=None, training=None, return_scores=False
+        self, x, padding_mask=None, training=None, return_scores=False,
+        return_qkv=False,
     ):
         query = self.query_dense(x)
         key = self.key_dense(x)
@@ -104,7 +115,10 @@ class ScoredMultiHeadAttention(keras.layers.Layer):
             context = ops.dot_product_attention(
                 query, key, value, mask=key_mask, scale=scale
             )
-            return self.output_dense(context)
+            output = self.output_dense(context)
+            if return_qkv:
+                return output, _qkv(query, key, value)
+            return output
 
         scores = ops.einsum("btnd,bsnd->bnts", query * scale, key)
         logits = ops.cast(scores, "float32")
@@ -114,9 +128,10 @@ class ScoredMultiHeadAttention(keras.layers.Layer):
         probs = self.dropout_layer(probs, training=training)
         context = ops.einsum("bnts,bsnd->btnd", probs, value)
         output = self.output_dense(context)
-        if return_scores:
-            return output, scores
-        return output
+        extras = (scores,) if return_scores else ()
+        if return_qkv:
+            extras += (_qkv(query, key, value),)
+        return (output, *extras) if extras else output
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -82,10 +82,16 @@ class SharedTransformerEncoder(keras.layers.Layer):
         return_attention_scores: bool. Also return each layer's pre-softmax
             attention scores (batch, heads, sequence, sequence); with
             `inner_group_num > 1`, those of the layer's last inner block.
+        return_qkv_layers: optional iterable of 1-based layer numbers whose
+            projected queries, keys and values to return (MiniLM); only
+            those layers pay for keeping them, and every layer keeps the
+            fused attention kernel.
 
     Returns:
         The final hidden states, or a dict with "sequence_output" and the
-        requested "hidden_states" / "attention_scores" lists.
+        requested "hidden_states" / "attention_scores" lists, and "qkv": a
+        list of {"queries", "keys", "values"} dicts (batch, sequence, heads,
+        key_dim), one per requested layer in increasing order.
 
     Example:
     ```python
@@ -188,11 +194,19 @@ class SharedTransformerEncoder(keras.layers.Layer):
         training=None,
         return_hidden_states=False,
         return_attention_scores=False,
+        return_qkv_layers=None,
     ):
+        qkv_layers = self.check_qkv_layers(return_qkv_layers)
         hidden_states = [x]
         attention_scores = []
-        for layer_blocks in self.schedule:
-            for attention_index, feedforward_index in layer_blocks:
+        qkv = []
+        for layer_number, layer_blocks in enumerate(self.schedule, start=1):
+            last_inner = len(layer_blocks) - 1
+            for inner, (attention_index, feedforward_index) in enumerate(
+                layer_blocks
+            ):
+                # q/k/v of the layer's last inner block, like the scores.
+                want_qkv = inner == last_inner and layer_number in qkv_layers
                 x = apply_transformer_layer(
                     self.attention_sublayers[attention_index],
                     self.feedforward_sublayers[feedforward_index],
@@ -200,20 +214,43 @@ class SharedTransformerEncoder(keras.layers.Layer):
                     padding_mask=padding_mask,
                     training=training,
                     return_attention_scores=return_attention_scores,
+                    return_qkv=want_qkv,
                 )
-                if return_attention_scores:
-                    x, scores = x
+                if return_attention_scores or want_qkv:
+                    x, *extras = x
+                    if return_attention_scores:
+                        scores = extras.pop(0)
+                    if want_qkv:
+                        qkv.append(extras.pop(0))
             if return_attention_scores:
                 attention_scores.append(scores)
             hidden_states.append(x)
-        if not (return_hidden_states or return_attention_scores):
+        if not (return_hidden_states or return_attention_scores or qkv_layers):
             return x
         outputs = {"sequence_output": x}
         if return_hidden_states:
             outputs["hidden_states"] = hidden_states
         if return_attention_scores:
             outputs["attention_scores"] = attention_scores
+        if qkv_layers:
+            # One dict per requested layer, in increasing layer order.
+            outputs["qkv"] = qkv
         return outputs
+
+    def check_qkv_layers(self, layers):
+        """Sorted tuple of 1-based layer numbers; raises on a bad one."""
+        if not layers:
+            return ()
+        layers = tuple(sorted(set(layers)))
+        for n in layers:
+            if isinstance(n, bool) or not isinstance(n, int) or not (
+                1 <= n <= self.num_layers
+            ):
+                raise ValueError(
+                    f"Layer {n!r} is out of range for queries/keys/values: "
+                    f"this encoder has layers 1..{self.num_layers}."
+                )
+        return layers
 
     def compute_output_shape(self, input_shape):
         return input_shape

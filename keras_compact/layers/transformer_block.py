@@ -90,19 +90,21 @@ class AttentionSublayer(keras.layers.Layer):
         self.layer_norm.build(input_shape)
         self.built = True
 
-    def call(self, x, padding_mask=None, training=None, return_scores=False):
+    def call(self, x, padding_mask=None, training=None, return_scores=False,
+             return_qkv=False):
         attended = self.attention(
             x,
             padding_mask=padding_mask,
             training=training,
             return_scores=return_scores,
+            return_qkv=return_qkv,
         )
-        scores = None
-        if return_scores:
-            attended, scores = attended
+        extras = ()
+        if return_scores or return_qkv:
+            attended, *extras = attended
         attended = self.dropout_layer(attended, training=training)
         output = self.layer_norm(x + attended)
-        return (output, scores) if return_scores else output
+        return (output, *extras) if extras else output
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -210,7 +212,9 @@ class TransformerBlock(keras.layers.Layer):
 
     `call(..., return_attention_scores=True)` also returns the attention
     scores before the softmax, shape (batch, heads, queries, keys), which
-    TinyBERT's attention loss compares between teacher and student.
+    TinyBERT's attention loss compares between teacher and student;
+    `return_qkv=True` also returns the dict of projected "queries", "keys"
+    and "values" (batch, sequence, heads, key_dim) for MiniLM's relations.
 
     Args:
         num_heads: int. Number of attention heads.
@@ -283,6 +287,7 @@ class TransformerBlock(keras.layers.Layer):
         padding_mask=None,
         training=None,
         return_attention_scores=False,
+        return_qkv=False,
     ):
         return apply_transformer_layer(
             self.attention_sublayer,
@@ -291,6 +296,7 @@ class TransformerBlock(keras.layers.Layer):
             padding_mask=padding_mask,
             training=training,
             return_attention_scores=return_attention_scores,
+            return_qkv=return_qkv,
         )
 
     def compute_output_shape(self, input_shape):
@@ -319,19 +325,23 @@ def apply_transformer_layer(
     padding_mask=None,
     training=None,
     return_attention_scores=False,
+    return_qkv=False,
 ):
     """Runs one transformer layer from its two (possibly shared) sublayers.
 
-    Returns the output, or `(output, scores)` when `return_attention_scores`.
+    Returns the output, or a tuple `(output, scores)`, `(output, qkv)` or
+    `(output, scores, qkv)` for what was requested (qkv: dict of
+    "queries", "keys", "values", each (batch, sequence, heads, key_dim)).
     """
     x = attention_sublayer(
         x,
         padding_mask=padding_mask,
         training=training,
         return_scores=return_attention_scores,
+        return_qkv=return_qkv,
     )
-    scores = None
-    if return_attention_scores:
-        x, scores = x
+    extras = ()
+    if return_attention_scores or return_qkv:
+        x, *extras = x
     x = feedforward_sublayer(x, training=training)
-    return (x, scores) if return_attention_scores else x
+    return (x, *extras) if extras else x

@@ -271,12 +271,18 @@ class CompactBackbone(Backbone):
         self.use_embedding_projection = self.embeddings.use_projection
         self.token_embedding = self.embeddings.token_embedding
 
+    # What `compute_features` can hand to a distillation loss.
+    DISTILLATION_FEATURES = (
+        "hidden_states", "attention_scores", "qkv", "pooled_output"
+    )
+
     def compute_features(
         self,
         inputs,
         training=False,
         return_hidden_states=True,
         return_attention_scores=True,
+        return_qkv_layers=None,
     ):
         """Runs the backbone and returns its internals for distillation.
 
@@ -287,10 +293,15 @@ class CompactBackbone(Backbone):
                 (embedding output first).
             return_attention_scores: bool. Include the L pre-softmax
                 attention score tensors (batch, heads, sequence, sequence).
+            return_qkv_layers: optional iterable of 1-based layer numbers
+                whose projected queries, keys and values to include
+                (MiniLM / MiniLMv2 relations).
 
         Returns:
-            dict with "sequence_output", "pooled_output" and the requested
-            "hidden_states" / "attention_scores" lists.
+            dict with "sequence_output", "pooled_output", the requested
+            "hidden_states" / "attention_scores" lists and, with
+            `return_qkv_layers`, "qkv": {layer number: {"queries", "keys",
+            "values"}}, each (batch, sequence, heads, key_dim).
         """
         x = self.embeddings(
             inputs["token_ids"], inputs["segment_ids"], training=training
@@ -301,9 +312,13 @@ class CompactBackbone(Backbone):
             training=training,
             return_hidden_states=return_hidden_states,
             return_attention_scores=return_attention_scores,
+            return_qkv_layers=return_qkv_layers,
         )
         if not isinstance(features, dict):
             features = {"sequence_output": features}
+        if "qkv" in features:
+            layers = self.encoder.check_qkv_layers(return_qkv_layers)
+            features["qkv"] = dict(zip(layers, features["qkv"]))
         features["pooled_output"] = self.pooler(
             features["sequence_output"][:, 0, :]
         )

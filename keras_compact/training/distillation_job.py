@@ -66,6 +66,12 @@ class DistillationJob:
         temperature: prediction-loss temperature.
         layer_mapping: "uniform", "top", "bottom" or a list.
         attention_weight: None (on) or 0 (e.g. different head counts).
+        objective: intermediate losses of the general and intermediate
+            stages: "tinybert" (embedding, hidden, attention), "minilm"
+            (attention KL, value relation; equal heads) or "minilmv2" (Q-Q,
+            K-K, V-V relations; any head count).
+        relation_heads, relation_teacher_layer: MiniLMv2's relation heads
+            and the teacher layer of MiniLM / MiniLMv2 (None: defaults).
         num_variants, replace_prob, top_k, mask_fraction, word_vectors:
             augmentation (N_a, p_t, K; see `TextAugmenter`); num_variants=0
             distils on the original texts only.
@@ -103,6 +109,9 @@ class DistillationJob:
     temperature: float = 1.0
     layer_mapping: object = "uniform"
     attention_weight: float = None
+    objective: str = "tinybert"
+    relation_heads: int = None
+    relation_teacher_layer: int = None
     num_variants: int = 20
     replace_prob: float = 0.4
     top_k: int = 15
@@ -383,6 +392,7 @@ def _distil(job, name, teacher, student, dataset, steps, learning_rate, verbose,
                           temperature=job.temperature, **kwargs)
     epochs, per_epoch = fit_chunks(steps)
     distiller.compile(optimizer=make_adamw(epochs * per_epoch, learning_rate))
+    print(distiller.mapping_report())
     print(f"Stage {name}: {steps} steps, losses {', '.join(distiller.enabled_losses)}, "
           f"teacher layers {list(distiller.teacher_layers)}, AdamW peak {learning_rate:g}")
     with warnings.catch_warnings():
@@ -537,6 +547,9 @@ def run_distillation(job, verbose="auto", overwrite=False):
     for folder in (job.output_dir, _path(job, "stages")):
         clean_stale_temporaries(folder)
     heads = {} if job.attention_weight is None else {"attention_weight": job.attention_weight}
+    if job.objective != "tinybert":
+        heads.update(objective=job.objective, relation_heads=job.relation_heads,
+                     relation_teacher_layer=job.relation_teacher_layer)
 
     steps = {"general": math.prod(fit_chunks(job.general_steps)) if job.general_steps else 0}
     if job.general_steps:

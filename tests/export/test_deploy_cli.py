@@ -1,0 +1,48 @@
+"""`keras-compact export --quantize int8` and `--format litert`."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_compact.cli.main import main
+from keras_compact.export import describe_signatures
+from keras_compact.export.litert import litert_interpreter
+
+
+def test_cli_int8_saved_model_and_litert_files(exported, spm_model, tmp_path, capsys):
+    model_path = str(tmp_path / "classifier.keras")
+    exported.model.save(model_path)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"label_names": exported.labels, "seq_len": exported.seq_len,
+                                  "vocab": spm_model}))
+    base = str(tmp_path / "models")
+    common = ["export", "--model", model_path, "--labels", str(labels), "--base-dir", base,
+              "--name", "sections"]
+    assert main(common + ["--quantize", "int8"]) == 0
+    version = os.path.join(base, "sections", "1")
+    assert describe_signatures(version) == describe_signatures(exported.path)
+    texts = tf.constant(["Py_INCREF(obj);", "Lists are mutable sequences."])
+    served = tf.saved_model.load(version).signatures["serving_default"](text=texts)
+    assert served["labels"].numpy()[0].decode() in exported.labels
+
+    assert main(common + ["--format", "litert"]) == 0
+    assert main(common + ["--format", "litert", "--quantize", "int8"]) == 0
+    out = capsys.readouterr().out
+    assert "sections.int8.tflite" in out and "int8 dynamic-range" in out
+    float_logits = None
+    for name in ("sections.tflite", "sections.int8.tflite"):
+        runner = litert_interpreter(os.path.join(base, name)).get_signature_runner()
+        got = runner(text=np.array([t.decode() for t in texts.numpy()]))["logits"]
+        if float_logits is None:
+            float_logits = got
+            expected = tf.saved_model.load(exported.path).signatures["serving_default"](
+                text=texts)["logits"].numpy()
+            np.testing.assert_allclose(got, expected, atol=1e-4)
+        assert got.shape == (2, len(exported.labels))
+
+    assert main(common + ["--token-ids"]) == 2
+    assert "--format litert" in capsys.readouterr().err
+    assert main(common + ["--format", "litert", "--quantize-skip", "logits"]) == 2
+    assert "SavedModels" in capsys.readouterr().err

@@ -1,0 +1,364 @@
+"""CPU serving speed, raw text in: our exports against ONNX Runtime and
+transformers on PyTorch, on the same weights.
+
+Models: the bundled task's classifier (tools/deploy_models.py: the demo's
+with --classifier, else a small BERT-shaped one trained once) and the
+all-MiniLM-L6-v2 checkpoint as an embedder (mean-pooled sequence output).
+Texts: test-split paragraphs joined until each has over 128 tokens, so every
+runtime runs the full sequence of 128 at batch 1 and 32.
+
+Runtimes (each gets the same strings; each tokenizes as its users would):
+- keras: the Keras model, `predict_on_batch`, features from the in-graph
+  tokenizer;
+- savedmodel / savedmodel_int8: our raw-text SavedModel, float32 and
+  Keras-int8 (`Model.quantize`) weights;
+- litert / litert_int8: our .tflite, tokenizer inside, float32 and
+  dynamic-range int8;
+- onnxruntime: the same Keras model converted by tf2onnx (fp32), fed by the
+  `sentencepiece` library (task) or transformers' fast tokenizer (MiniLM);
+- torch: transformers' `BertModel` (plus the classifier's Dense head) with
+  the same weights (keras_compact.convert.to_huggingface for the task model,
+  the checkpoint itself for MiniLM), the same tokenizers as onnxruntime.
+
+Each thread setting runs in its own process (TensorFlow fixes its thread
+pools at start-up); within it the runtimes take turns over interleaved
+rounds and the fastest call is kept (on a shared machine the least
+disturbed one). Prints ms per batch and ratios, from one run:
+
+    python tools/bench_deploy.py --models task minilm --threads 1 0   # 0 = all
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+SEQ_LEN = 128
+RUNTIMES = ("keras", "savedmodel", "savedmodel_int8", "litert", "litert_int8",
+            "onnxruntime", "torch")
+
+
+# --------------------------------------------------------------------------- build
+def long_texts(count=32, min_chars=1200):
+    from keras_compact.data.labelled_task import load_section_task
+
+    texts, current = [], ""
+    for text, _ in load_section_task()["test"]:
+        current = f"{current} {text}".strip()
+        if len(current) >= min_chars:
+            texts.append(current)
+            current = ""
+        if len(texts) == count:
+            return texts
+    raise SystemExit("not enough test paragraphs")
+
+
+def build(model_kind, work_dir, classifier_path=None):
+    """Writes every runtime's artifact under WORK_DIR/MODEL_KIND; returns a manifest."""
+    import numpy as np
+    import tensorflow as tf
+
+    import deploy_models
+    from keras_compact.convert.huggingface import to_huggingface
+    from keras_compact.export import export_saved_model
+    from keras_compact.export.litert import export_litert
+    from keras_compact.export.litert import text_archive
+    from keras_compact.export.quantize import quantize_model
+
+    out = os.path.join(work_dir, model_kind)
+    manifest_path = os.path.join(out, "manifest.json")
+    if os.path.isfile(manifest_path):
+        with open(manifest_path) as handle:
+            return json.load(handle)
+    os.makedirs(out, exist_ok=True)
+    if model_kind == "task":
+        model, labels = deploy_models.task_classifier(os.path.join(work_dir, "classifier"),
+                                                      classifier_path)
+        tokenizer = labels["vocab"]
+        backbone = model.backbone
+        export_saved_model(model, tokenizer, os.path.join(out, "savedmodel"), SEQ_LEN)
+        export_saved_model(model, tokenizer, os.path.join(out, "savedmodel_int8"), SEQ_LEN,
+                           quantize="int8")
+    else:
+        backbone, tokenizer = deploy_models.minilm_backbone()
+        model = backbone
+        # export_saved_model takes SentencePiece vocabularies; the WordPiece
+        # SavedModel is the LiteRT graph (same tokenizer ops), written as is.
+        text_archive(model, tokenizer, SEQ_LEN).write_out(
+            os.path.join(out, "savedmodel"), verbose=False)
+        text_archive(quantize_model(model), tokenizer, SEQ_LEN).write_out(
+            os.path.join(out, "savedmodel_int8"), verbose=False)
+    model.save(os.path.join(out, "model.keras"))
+    export_litert(model, tokenizer, os.path.join(out, "litert.tflite"), SEQ_LEN)
+    export_litert(model, tokenizer, os.path.join(out, "litert_int8.tflite"), SEQ_LEN,
+                  quantize="int8")
+    # ONNX: tf2onnx on the token-id function of the same Keras model.
+    import tf2onnx
+
+    specs = [tf.TensorSpec([None, SEQ_LEN], tf.int32, name=k)
+             for k in ("token_ids", "segment_ids", "padding_mask")]
+
+    @tf.function(input_signature=specs)
+    def ids_fn(token_ids, segment_ids, padding_mask):
+        features = dict(token_ids=token_ids, segment_ids=segment_ids, padding_mask=padding_mask)
+        result = model(features, training=False)
+        if model_kind == "task":
+            return {"logits": result}
+        mask = tf.cast(padding_mask, tf.float32)[:, :, None]
+        return {"embedding": tf.reduce_sum(result["sequence_output"] * mask, 1)
+                / tf.reduce_sum(mask, 1)}
+
+    proto, _ = tf2onnx.convert.from_function(ids_fn, input_signature=specs, opset=17)
+    write_onnx(proto, os.path.join(out, "model.onnx"))
+    # PyTorch: the BertModel checkpoint (+ the head's weights for the classifier).
+    if model_kind == "task":
+        to_huggingface(backbone, os.path.join(out, "hf"))
+        kernel, bias = model.output_dense.get_weights()
+        np.savez(os.path.join(out, "head.npz"), kernel=kernel, bias=bias)
+        hf_dir = os.path.join(out, "hf")
+    else:
+        hf_dir = tokenizer
+    manifest = {"kind": model_kind, "tokenizer": tokenizer, "hf_dir": hf_dir,
+                "parameters": int(model.count_params())}
+    with open(manifest_path, "w") as handle:
+        json.dump(manifest, handle)
+    return manifest
+
+
+def write_onnx(proto, path):
+    """Saves the ONNX model, rewriting Erfc (ONNX has none) as 1 - Erf.
+
+    TensorFlow's exact GELU lowers to Erfc, which tf2onnx passes through
+    unchanged and ONNX Runtime then refuses to load.
+    """
+    import onnx
+    from onnx import helper
+
+    nodes = []
+    for node in proto.graph.node:
+        if node.op_type != "Erfc":
+            nodes.append(node)
+            continue
+        erf = node.output[0] + "_erf"
+        one = node.output[0] + "_one"
+        nodes.append(helper.make_node("Constant", [], [one], value=helper.make_tensor(
+            one, onnx.TensorProto.FLOAT, [], [1.0])))
+        nodes.append(helper.make_node("Erf", [node.input[0]], [erf]))
+        nodes.append(helper.make_node("Sub", [one, erf], [node.output[0]]))
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    onnx.save(proto, path)
+
+
+# --------------------------------------------------------------------------- measure
+def timed(fn, budget_s, min_calls=2):
+    """The fastest of at least `min_calls` calls within `budget_s`, in ms."""
+    times, start = [], time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - start < budget_s:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * min(times)
+
+
+def host_tokenizer(manifest):
+    """strings -> int32 (ids, segments, mask) [batch, 128], outside TensorFlow."""
+    import numpy as np
+
+    if manifest["kind"] == "task":
+        import sentencepiece as spm
+
+        processor = spm.SentencePieceProcessor(model_file=manifest["tokenizer"])
+        cls, sep = processor.piece_to_id("[CLS]"), processor.piece_to_id("[SEP]")
+
+        def encode(texts):
+            ids = np.zeros((len(texts), SEQ_LEN), np.int32)
+            for row, pieces in enumerate(processor.encode(list(texts))):
+                row_ids = [cls] + pieces[: SEQ_LEN - 2] + [sep]
+                ids[row, : len(row_ids)] = row_ids
+            return ids, np.zeros_like(ids), (ids > 0).astype(np.int32)
+
+        return encode
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(manifest["tokenizer"])
+
+    def encode(texts):
+        batch = tokenizer(list(texts), max_length=SEQ_LEN, truncation=True,
+                          padding="max_length", return_tensors="np")
+        return (batch["input_ids"].astype(np.int32), batch["token_type_ids"].astype(np.int32),
+                batch["attention_mask"].astype(np.int32))
+
+    return encode
+
+
+def make_runner(name, manifest, out, threads):
+    import numpy as np
+
+    if name in ("keras",):
+        import keras
+        import tensorflow as tf
+
+        from keras_compact.export.litert import litert_text_ops
+        from keras_compact.export.litert import pack_dense
+
+        model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+        ops = litert_text_ops(manifest["tokenizer"])
+        pack = tf.function(lambda texts: pack_dense(ops, SEQ_LEN, ops.tokenize(texts)))
+        return lambda texts: model.predict_on_batch(pack(tf.constant(texts)))
+    if name.startswith("savedmodel"):
+        import tensorflow as tf
+
+        serve = tf.saved_model.load(os.path.join(out, name)).signatures["serving_default"]
+        return lambda texts: serve(text=tf.constant(texts))
+    if name.startswith("litert"):
+        from keras_compact.export.litert import litert_interpreter
+
+        interpreter = litert_interpreter(os.path.join(out, name + ".tflite"),
+                                         num_threads=threads)
+        runner = interpreter.get_signature_runner()
+        return lambda texts: runner(text=np.array(texts))
+    encode = host_tokenizer(manifest)
+    if name == "onnxruntime":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(os.path.join(out, "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+
+        def run(texts):
+            ids, segments, mask = encode(texts)
+            return session.run(None, {"token_ids": ids, "segment_ids": segments,
+                                      "padding_mask": mask})
+        return run
+    if name == "torch":
+        import torch
+        from transformers import BertModel
+
+        torch.set_num_threads(threads)
+        bert = BertModel.from_pretrained(manifest["hf_dir"]).eval()
+        head = None
+        if manifest["kind"] == "task":
+            weights = np.load(os.path.join(out, "head.npz"))
+            head = torch.nn.Linear(*weights["kernel"].shape)
+            head.weight.data = torch.from_numpy(weights["kernel"].T.copy())
+            head.bias.data = torch.from_numpy(weights["bias"])
+
+        @torch.inference_mode()
+        def run(texts):
+            ids, segments, mask = (torch.from_numpy(a.astype(np.int64)) for a in encode(texts))
+            result = bert(input_ids=ids, token_type_ids=segments, attention_mask=mask)
+            if head is not None:
+                return head(result.pooler_output)
+            m = mask[:, :, None].float()
+            return (result.last_hidden_state * m).sum(1) / m.sum(1)
+        return run
+    raise ValueError(name)
+
+
+def child(args):
+    """One thread setting: prints one JSON line of {runtime: {batch: ms}}."""
+    threads = args.threads[0] or os.cpu_count()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import torch
+
+    torch.set_num_threads(threads)
+    manifest = build(args.models[0], args.work_dir, args.classifier)
+    out = os.path.join(args.work_dir, args.models[0])
+    texts = long_texts()
+    runners = {name: make_runner(name, manifest, out, threads) for name in args.runtimes}
+    for run in runners.values():  # warm-up: tracing, allocation
+        for b in args.batches:
+            run(texts[:b])
+    # Rounds interleave the runtimes, so load from other processes on a shared
+    # machine hits them alike; the fastest call of all rounds is kept.
+    samples = {name: {str(b): [] for b in args.batches} for name in runners}
+    for round_index in range(args.rounds):
+        for name, run in runners.items():
+            for b in args.batches:
+                samples[name][str(b)].append(timed(lambda: run(texts[:b]), args.seconds))
+        print(f"# {args.models[0]} threads={threads} round {round_index + 1}: "
+              + json.dumps({n: {b: round(min(v), 1) for b, v in per.items()}
+                            for n, per in samples.items()}), file=sys.stderr, flush=True)
+    results = {name: {b: min(v) for b, v in per.items()} for name, per in samples.items()}
+    print(json.dumps({"threads": threads, "results": results}), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["task", "minilm"],
+                        choices=["task", "minilm"])
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 0],
+                        help="intra-op threads per setting; 0 = all cores")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    parser.add_argument("--seconds", type=float, default=1.0,
+                        help="time budget per (runtime, batch, round)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="interleaved rounds; the fastest call is kept")
+    parser.add_argument("--work-dir", default="/tmp/keras_compact_deploy")
+    parser.add_argument("--classifier", default=None,
+                        help="the demo's fine-tuned classifier.keras (labels.json beside it)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    for kind in args.models:
+        build(kind, args.work_dir, args.classifier)  # once, before timing
+        for threads in args.threads:
+            command = [sys.executable, os.path.abspath(__file__), "--child", "--models", kind,
+                       "--threads", str(threads), "--seconds", str(args.seconds),
+                       "--rounds", str(args.rounds),
+                       "--work-dir", args.work_dir, "--batches", *map(str, args.batches),
+                       "--runtimes", *args.runtimes]
+            if args.classifier:
+                command += ["--classifier", args.classifier]
+            line = subprocess.run(command, check=True, stdout=subprocess.PIPE,
+                                  text=True).stdout.strip().splitlines()[-1]
+            report(kind, json.loads(line), args.batches)
+
+
+def report(kind, measured, batches):
+    results, threads = measured["results"], measured["threads"]
+    print(f"\n## {kind}, {threads} thread(s), sequence {SEQ_LEN}, raw text in "
+          "(ms per batch, fastest call of interleaved rounds; ratio = that runtime's speed / "
+          "float32 SavedModel's)")
+    print("| runtime | " + " | ".join(f"batch {b} ms | ratio" for b in batches) + " |")
+    print("|---|" + "---|---|" * len(batches))
+    for name, per_batch in results.items():
+        cells = []
+        for b in batches:
+            ms = per_batch[str(b)]
+            base = results.get("savedmodel", {}).get(str(b))
+            cells.append(f"{ms:.1f} | {base / ms:.2f}x" if base else f"{ms:.1f} | -")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    pairs = []
+    sm, ort_ = results.get("savedmodel"), results.get("onnxruntime")
+    if sm and ort_ and "1" in sm:
+        pairs.append(f"SavedModel vs ONNX Runtime at batch 1: {ort_['1'] / sm['1']:.2f}x "
+                     "(goal >= 1.00x)")
+    q = results.get("savedmodel_int8")
+    if sm and q and "32" in sm:
+        pairs.append(f"int8 vs float32 SavedModel at batch 32: {sm['32'] / q['32']:.2f}x "
+                     "(goal >= 1.50x)")
+    lq, lf = results.get("litert_int8"), results.get("litert")
+    if lq and lf and "32" in lf:
+        pairs.append(f"LiteRT int8 vs LiteRT float32 at batch 32: {lf['32'] / lq['32']:.2f}x")
+    for line in pairs:
+        print(f"- {line}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

