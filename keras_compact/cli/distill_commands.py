@@ -82,12 +82,27 @@ def _layer_mapping(value):
                          "comma-separated list of teacher layers such as 3,6,9,12.") from None
 
 
-def job_from_args(args, output_dir, vocab, teacher, pretrained):
+DATA_OPTIONS = ("train", "validation", "test", "text_column", "text_b_column", "label_column",
+                "task", "glue", "data_dir", "skip_bad_rows", "max_line_bytes")
+
+
+def data_options(args):
+    """The job's `data` dict from --train/--glue..., or None (the bundled task)."""
+    from keras_compact.tasks.options import uses_files
+
+    if not uses_files(args):
+        return None
+    return {name: getattr(args, name) for name in DATA_OPTIONS
+            if getattr(args, name, None) not in (None, False)}
+
+
+def job_from_args(args, output_dir, vocab, teacher, pretrained, tokenizer=None, data=None):
     """A `DistillationJob` from parsed `distill` options."""
     from keras_compact.training.distillation_job import DistillationJob
 
     return DistillationJob(
         output_dir=output_dir, vocab=vocab, teacher=teacher, pretrained=pretrained,
+        tokenizer=tokenizer, data=data, test_split=getattr(args, "test_split", None),
         student_preset=args.student_preset,
         student_config=parse_config_json(args.student_config, "--student-config"),
         seq_len=args.seq_len,
@@ -110,7 +125,7 @@ def report(result):
     """Prints the teacher / student table and the written files."""
     from keras_compact.training.distillation_job import format_table
 
-    print("\n== Teacher and students on the test split")
+    print(f"\n== Teacher and students on the test split ({result.get('metric', 'accuracy')})")
     print(format_table(result["table"]))
     print(f"Optimizer steps per stage: {result['steps']}")
     print("\n== Written")
@@ -122,7 +137,8 @@ def report(result):
 def run_distill(args):
     from keras_compact.training.distillation_job import run_distillation
 
-    job = job_from_args(args, args.output_dir, args.vocab, args.teacher, args.pretrained)
+    job = job_from_args(args, args.output_dir, args.vocab, args.teacher, args.pretrained,
+                        tokenizer=args.tokenizer, data=data_options(args))
     verbose = "auto" if sys.stdout.isatty() else 2
     report(run_distillation(job, verbose=verbose, overwrite=args.overwrite))
     return 0
@@ -131,11 +147,20 @@ def run_distill(args):
 def register(subparsers):
     parser = subparsers.add_parser(
         "distill", help="TinyBERT distillation of a fine-tuned classifier into a "
-        "smaller student on the bundled section task (model.fit per stage).")
+        "smaller student, on CSV/TSV/JSONL files, a GLUE task or the bundled section task "
+        "(model.fit per stage).")
+    from keras_compact.cli.task_commands import add_data_arguments
+
     parser.add_argument("--output-dir", required=True,
                         help="Run directory; rerunning resumes at the unfinished stage.")
-    parser.add_argument("--vocab", required=True, metavar="PATH.model",
-                        help="The teacher's SentencePiece model.")
+    add_data_arguments(parser)
+    parser.add_argument("--test-split", default=None,
+                        help="Split the table scores (default: test when labelled, else the "
+                        "first validation split).")
+    parser.add_argument("--vocab", default=None, metavar="PATH.model",
+                        help="The teacher's SentencePiece model (same as --tokenizer).")
+    parser.add_argument("--tokenizer", default=None, metavar="PATH",
+                        help="The teacher's tokenizer (default: the one saved beside it).")
     parser.add_argument("--teacher", required=True, metavar="PATH.keras",
                         help="Fine-tuned TextClassifier (classifier.keras from finetune).")
     parser.add_argument("--pretrained", default=None, metavar="PATH.keras",

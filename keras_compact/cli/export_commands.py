@@ -13,7 +13,12 @@ keras-compact export --model runs/demo/teacher/classifier.keras \\
 keras-compact export --model runs/demo/teacher/classifier.keras \\
     --labels runs/demo/teacher/labels.json --base-dir apps --name sections \\
     --format litert --quantize int8          # apps/sections.int8.tflite
+keras-compact export --model runs/sst/classifier.keras --base-dir /srv/models --name sst
 ```
+
+A model written by `keras-compact finetune` (or `distill`'s student/) needs no
+--vocab/--labels: its preprocessor (tokenizer, sequence length, pairing) is
+saved inside the .keras file and task.json beside it names its labels.
 """
 
 import json
@@ -54,13 +59,30 @@ def _load_model(path):
                          f"({type(error).__name__}: {error}).") from None
 
 
+def _saved_task(model_path):
+    """Label names from the task.json beside a model (`finetune`/`distill` on files).
+
+    The tokenizer, sequence length and pairing are read from the model's own
+    preprocessor (saved inside the .keras file), never from a copy beside it.
+    """
+    folder = os.path.dirname(os.path.abspath(model_path))
+    path = os.path.join(folder, "task.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        info = json.load(handle)
+    if info.get("labels", {}).get("kind") == "classification":
+        return {"label_names": info.get("label_names")}
+    return {}
+
+
 def run_export(args):
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     from keras_compact.export import describe_signatures
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
 
-    labels = _read_labels(args.labels) if args.labels else {}
+    labels = _read_labels(args.labels) if args.labels else _saved_task(args.model)
     vocab = args.vocab or labels.get("vocab")
     model = _load_model(args.model)
     has_preprocessor = getattr(model, "preprocessor", None) is not None
@@ -89,7 +111,7 @@ def run_export(args):
     path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
                               args.name, seq_len=seq_len,
                               label_names=labels.get("label_names"), version=args.version,
-                              pair=True if args.pair else None,
+                              pair=True if (args.pair or labels.get("pair")) else None,
                               trim_padding=not args.fixed_width)
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
@@ -153,7 +175,8 @@ def register(subparsers):
     parser.add_argument("--seq-len", type=int, default=None,
                         help="Sequence length (default: --labels' or 128).")
     parser.add_argument("--pair", action="store_true",
-                        help="Two texts per example (signature inputs text, text_b).")
+                        help="Two texts per example (signature inputs text, text_b; default: "
+                        "the model preprocessor's).")
     parser.add_argument("--fixed-width", action="store_true",
                         help="Run every request at [batch, seq_len] instead of trimming "
                              "padding columns per batch (classifiers; for servers that "

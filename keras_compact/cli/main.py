@@ -92,6 +92,12 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The console script skips the eager imports of `keras_compact/__init__`
+    # (for a fast --help); a command that runs gets the same registered
+    # classes as `import keras_compact`.
+    from keras_compact import register_keras_classes
+
+    register_keras_classes()
     try:
         return args.func(args) or 0
     except Exception as error:

@@ -208,7 +208,8 @@ class PredictionTerm(DistillationTerm):
     name = "prediction"
     needs = (LOGITS,)
     mismatches = "anything but the number of classes"
-    description = "soft cross-entropy of the logits at a temperature"
+    description = ("soft cross-entropy of the logits at a temperature (regressors, one "
+                   "output: mean squared error of the scores)")
 
     def default_weight(self, stage, objective, kinds):
         if stage == "prediction":
@@ -232,6 +233,12 @@ class PredictionTerm(DistillationTerm):
         }
 
     def value(self, d, o, c):
+        if o["student_logits"].shape[-1] == 1:
+            # A regressor (one output, e.g. STS-B): a softmax over one logit
+            # is constant, so match the teacher's score by MSE instead.
+            difference = (ops.cast(o["student_logits"], "float32")
+                          - ops.cast(o["teacher_logits"], "float32"))
+            return ops.mean(ops.square(difference))
         return losses.prediction_loss(o["student_logits"], o["teacher_logits"],
                                       d.temperature)
 

@@ -47,9 +47,10 @@ def test_distill_runs_every_stage_and_resumes(tmp_path, spm_model, teacher_files
         assert f"Stage {stage}:" in out
     assert "Scratch baseline" in out and "distilled student" in out
 
-    # 12 originals + 2 variants each, labelled by the teacher.
+    # 2 variants of each of the 12 originals, labelled by the teacher (the
+    # originals are read from the task itself, not cached).
     lines = (output / "augmented.jsonl").read_text().splitlines()
-    assert len(lines) == 12 * 3
+    assert len(lines) == 12 * 2
     assert all(0 <= json.loads(line)[1] < 10 for line in lines)
 
     results = json.loads((output / "results.json").read_text())
@@ -77,7 +78,7 @@ def test_distill_bad_input_is_a_clear_error(tmp_path, spm_model, teacher_files, 
     pretrained, classifier = teacher_files
     base = ["distill", "--output-dir", str(tmp_path / "a"), "--vocab", spm_model,
             "--teacher", classifier]
-    assert main(base + ["--num-variants", "2"]) == 2
+    assert main(base + ["--general-steps", "2"]) == 2
     assert "--pretrained" in capsys.readouterr().err
     deeper = '{"num_layers": 3, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32}'
     assert main(base + ["--num-variants", "0", "--student-config", deeper,

@@ -1,0 +1,68 @@
+"""Pieces of the main job that run fast: the baselines, the student's embedding
+start from the teacher's, the table and the goals."""
+
+import numpy as np
+import pytest
+
+from keras_compact.tasks.text_files import LabelInfo
+from keras_compact.training import main_job
+from tests.tasks.fixtures import NEGATIVE
+from tests.tasks.fixtures import POSITIVE
+
+
+def _task():
+    train = [(t, 1) for t in POSITIVE * 3] + [(t, 0) for t in NEGATIVE * 2]
+    return {"train": train, "validation": {"validation": train[::2]},
+            "test": {"test": [(t, 1) for t in POSITIVE] + [(t, 0) for t in NEGATIVE[:2]]},
+            "labels": LabelInfo("classification", ["neg", "pos"])}
+
+
+def test_majority_and_tfidf_baselines():
+    task = _task()
+    majority = main_job.majority_row(task)
+    assert majority["test_accuracy"] == pytest.approx(6 / 8)  # label 1 is the majority
+    tfidf = main_job.tfidf_row(task)
+    assert tfidf["test_accuracy"] == 1.0  # the test texts are training texts
+    assert "C=" in tfidf["note"] and tfidf["parameters"] > 0
+    assert tfidf["latency_b1_ms"] > 0 and tfidf["latency_b32_ms"] > 0
+
+
+def test_table_and_goals():
+    rows = [{"model": "majority class", "parameters": 0, "test_accuracy": 0.5,
+             "latency_b1_ms": 0.0, "latency_b32_ms": 0.0},
+            {"model": "TF-IDF + LR", "parameters": 10, "test_accuracy": 0.69,
+             "latency_b1_ms": 1.0, "latency_b32_ms": 2.0},
+            {"model": "MiniLM teacher", "parameters": 1000, "test_accuracy": 0.72,
+             "latency_b1_ms": 10.0, "latency_b32_ms": 200.0, "note": "the teacher"},
+            {"model": "distilled student", "parameters": 100, "test_accuracy": 0.70,
+             "latency_b1_ms": 2.0, "latency_b32_ms": 20.0}]
+    table = main_job.format_main_table(rows)
+    assert "10.0x" in table and "the teacher" in table
+    measured = main_job.goals(rows)
+    assert measured["student_beats_tfidf"] and measured["keeps_97_percent"]
+    assert measured["student_over_teacher"] == pytest.approx(0.70 / 0.72)
+
+
+def test_student_embeddings_start_as_the_teachers_principal_components():
+    from keras_compact.models import CompactBackbone
+    from keras_compact.training.distillation_job import init_embeddings_from_teacher
+
+    teacher = CompactBackbone(vocabulary_size=200, num_layers=1, num_heads=2, hidden_dim=32,
+                              intermediate_dim=64, embedding_dim=32, max_sequence_length=16,
+                              use_embedding_projection=False)
+    student = CompactBackbone(vocabulary_size=200, num_layers=1, num_heads=2, hidden_dim=16,
+                              intermediate_dim=32, embedding_dim=8, max_sequence_length=8)
+    init_embeddings_from_teacher(student, teacher)
+    table = np.asarray(teacher.token_embedding.embeddings, dtype="float64")
+    scores = np.asarray(student.token_embedding.embeddings, dtype="float64")
+    # Principal-component scores: uncorrelated, with the covariance's top
+    # eigenvalues as variances (eigh of the covariance, not the SVD used).
+    covariance = np.cov(scores, rowvar=False)
+    top = np.sort(np.linalg.eigvalsh(np.cov(table, rowvar=False)))[::-1][:8]
+    np.testing.assert_allclose(np.diag(covariance), top, rtol=1e-4)
+    off_diagonal = covariance - np.diag(np.diag(covariance))
+    assert np.abs(off_diagonal).max() < 1e-4 * top[0]
+    with pytest.raises(ValueError, match="teacher's vocabulary"):
+        init_embeddings_from_teacher(
+            CompactBackbone(vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=16,
+                            intermediate_dim=32, embedding_dim=8), teacher)
