@@ -38,11 +38,12 @@ _LAZY = {
 # (`keras.saving.load_model` looks classes up by their registered name): the
 # optimizer schedule of a saved pretrainer and the distillation model live
 # outside layers/ and models/, so their packages are listed too (and the
-# whole-set metrics of a compiled task model).
+# whole-set metrics of a compiled task model, and RelationFeatures of the
+# keras.distillation interop).
 _REGISTERING = ("keras_compact.layers", "keras_compact.models",
                 "keras_compact.tokenizers", "keras_compact.preprocessing",
                 "keras_compact.optimizers", "keras_compact.distill",
-                "keras_compact.metrics")
+                "keras_compact.distill.keras_interop", "keras_compact.metrics")
 
 __all__ = ["__version__", *_LAZY]
 
