@@ -9,6 +9,7 @@ resumable after a kill. The teacher is the `pretrainer.keras` written by
 
 import sys
 
+from keras_compact.cli.distill_commands import _layer_mapping
 from keras_compact.cli.model_commands import parse_config_json
 
 
@@ -26,16 +27,6 @@ def _weights(pairs):
         except ValueError:
             raise ValueError(f"--weight {pair!r}: {value!r} is not a number.") from None
     return weights
-
-
-def _layer_mapping(value):
-    if value in ("uniform", "top", "bottom"):
-        return value
-    try:
-        return [int(x) for x in value.split(",")]
-    except ValueError:
-        raise ValueError(f"--layer-mapping {value!r} is not uniform, top, bottom or a "
-                         "comma-separated list of teacher layers such as 3,6,9,12.") from None
 
 
 def job_from_args(args):
