@@ -217,7 +217,8 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
         self.confusion.assign_add(ops.matmul(ops.transpose(true_hot), pred_hot))
 
     def reset_state(self):
-        self.confusion.assign(keras.ops.zeros_like(self.confusion))
+        # zeros(shape), not zeros_like(variable): JAX cannot take a Variable's dtype.
+        self.confusion.assign(keras.ops.zeros(self.confusion.shape, dtype=self.confusion.dtype))
 
     def get_config(self):
         return {"num_classes": self.num_classes, "name": self.name, "dtype": self.dtype}
@@ -344,7 +345,7 @@ class StreamingPearsonCorrelation(keras.metrics.Metric):
 
     def reset_state(self):
         for variable in self.variables:
-            variable.assign(keras.ops.zeros_like(variable))
+            variable.assign(keras.ops.zeros(variable.shape, dtype=variable.dtype))
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}

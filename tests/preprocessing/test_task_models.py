@@ -37,13 +37,16 @@ def _data():
 
 @pytest.mark.multi_backend
 def test_raw_string_fit_lowers_the_loss_and_round_trips(spm_model, tmp_path):
+    keras.utils.set_random_seed(0)
     preprocessor = TextClassifierPreprocessor(_tokenizer(spm_model), SEQ_LEN)
     classifier = TextClassifier(CompactBackbone(**TINY), num_classes=2,
                                 preprocessor=preprocessor, dropout=0.0)
     classifier.compile(optimizer=keras.optimizers.Adam(3e-3),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     texts, labels = _data()
-    history = classifier.fit(texts, labels, batch_size=4, epochs=6, verbose=0)
+    # A tiny model sits near log(2) for a few epochs before it moves; 12 epochs
+    # leave a wide margin on every backend.
+    history = classifier.fit(texts, labels, batch_size=4, epochs=12, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0], losses
     evaluated = classifier.evaluate(texts, labels, batch_size=4, verbose=0, return_dict=True)
