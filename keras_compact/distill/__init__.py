@@ -30,7 +30,3 @@ from keras_compact.distill.losses import value_relation_loss
 from keras_compact.distill.augmentation import TextAugmenter
 from keras_compact.distill.augmentation import WordVectors
 from keras_compact.distill.augmentation import augment_task
-# Registers RelationFeatures (a saved Keras Distiller can name it) on import.
-from keras_compact.distill.keras_interop import MiniLMAttentionLoss
-from keras_compact.distill.keras_interop import MiniLMv2RelationLoss
-from keras_compact.distill.keras_interop import RelationFeatures

@@ -61,12 +61,15 @@ TRAIN_EXAMPLES = 4000
 SEQ_LEN = 64
 ALBERT_FINETUNE = dict(epochs=2, batch_size=32, learning_rate=3e-4,
                        max_train_examples=TRAIN_EXAMPLES, max_eval_examples=500)
-# === Step 2: the pretrained teacher. 2 epochs at 1e-4 (a small model's usual
-# fine-tuning rate, above BERT-base's 2e-5..5e-5); set before any run.
-MINILM_FINETUNE = dict(epochs=2, batch_size=32, learning_rate=1e-4)
-# (Budget estimate on an idle 2-core AVX-512 CPU, from FLOPs and the ALBERT
-# teacher's measured 168 ms per 32x64 batch: MiniLM forward ~0.6 s and a
-# training step ~1.7 s per batch of 32, so these 250 steps are ~7 minutes.)
+# === Step 2: the pretrained teacher. 3 epochs at 1e-4 (a small model's usual
+# fine-tuning rate, above BERT-base's 2e-5..5e-5), chosen on 500 validation
+# paragraphs (idle 2-core CPU, seed 0): 2 epochs reached 55.6% (still at the
+# majority class after epoch 1), 3 epochs 65.6% in 7.4 minutes; 3 epochs at
+# 3e-4 collapsed to the majority class (51.8%). transformers' PyTorch
+# BertForSequenceClassification, same data and budget, reached 65.4% after
+# 2 epochs: the Keras pipeline matches it step for step with dropout off, so
+# the gap at 2 epochs is run-to-run variance; here a third epoch gets past it.
+MINILM_FINETUNE = dict(epochs=3, batch_size=32, learning_rate=1e-4)
 # === Step 3: the student, >= 7.5x smaller than the 22.7M-parameter teacher.
 STUDENT_CONFIG = {
     "num_layers": 4,
