@@ -161,8 +161,9 @@ def register(subparsers):
                         help="The teacher's SentencePiece model (same as --tokenizer).")
     parser.add_argument("--tokenizer", default=None, metavar="PATH",
                         help="The teacher's tokenizer (default: the one saved beside it).")
-    parser.add_argument("--teacher", required=True, metavar="PATH.keras",
-                        help="Fine-tuned TextClassifier (classifier.keras from finetune).")
+    parser.add_argument("--teacher", required=True, metavar="PATH",
+                        help="Fine-tuned TextClassifier (classifier.keras from finetune), or "
+                        "a Hugging Face *ForSequenceClassification folder.")
     parser.add_argument("--pretrained", default=None, metavar="PATH.keras",
                         help="The teacher's pretrainer.keras (MLM for augmentation, "
                         "backbone for general distillation).")

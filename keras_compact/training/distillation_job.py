@@ -41,7 +41,7 @@ class DistillationJob:
         vocab: the teacher's SentencePiece .model (the section task's
             original argument; same as `tokenizer`).
         teacher: fine-tuned `TextClassifier` .keras (e.g. from `keras-compact
-            finetune`).
+            finetune`), or a Hugging Face `*ForSequenceClassification` folder.
         pretrained: the teacher's `AlbertPretrainer` .keras (from
             `keras-compact pretrain`): its MLM proposes replacements and its
             backbone teaches general distillation. Needed when
@@ -147,6 +147,21 @@ def _load(path, expected, what):
     return model
 
 
+def _load_teacher(job, data):
+    """The teacher: a classifier.keras, or a Hugging Face sequence-classification folder
+    (its outputs put in the task's class order)."""
+    from keras_compact.convert.sequence_classification import from_huggingface_classifier
+    from keras_compact.convert.sequence_classification import is_huggingface_folder
+    from keras_compact.models import TextClassifier
+
+    if not is_huggingface_folder(job.teacher):
+        return _load(job.teacher, TextClassifier, "teacher")
+    labels = data["labels"]
+    return from_huggingface_classifier(
+        job.teacher, sequence_length=job.seq_len, pair=data["pair"],
+        label_names=None if labels.regression else labels.names)
+
+
 def _save(model, path):
     from keras_compact.utils.atomic import atomic_file
 
@@ -189,14 +204,17 @@ def check_job(job):
 
     check_config_keys(job.student_config or {}, "--student-config")
     get_preset_config(job.student_preset)  # an unknown preset names the valid ones
+    from keras_compact.convert.sequence_classification import is_huggingface_folder
+
     for name in ("teacher", "vocab", "pretrained", "word_vectors"):
         path = getattr(job, name)
-        if path:
+        if path and not (name == "teacher" and is_huggingface_folder(path)):
             require_file(path, f"--{name.replace('_', '-')}", _EXPECTED_FILES[name])
 
 
 _EXPECTED_FILES = {
-    "teacher": "the classifier.keras written by `keras-compact finetune`",
+    "teacher": "the classifier.keras written by `keras-compact finetune`, or a Hugging "
+               "Face sequence-classification folder",
     "vocab": "the teacher's SentencePiece .model",
     "pretrained": "the pretrainer.keras written by `keras-compact pretrain`",
     "word_vectors": "a GloVe-format text file of word vectors",
@@ -500,7 +518,7 @@ def run_distillation(job, verbose="auto", overwrite=False):
     labels = data["labels"]
     # Before any tokenizer resource: re-seeding drops SentencePiece resources made earlier.
     keras.utils.set_random_seed(job.seed)
-    teacher = _load(job.teacher, TextClassifier, "teacher")
+    teacher = _load_teacher(job, data)
     if tokenizer is None:
         tokenizer = _job_tokenizer(job, teacher)
     if teacher.backbone.vocabulary_size < tokenizer.vocabulary_size:

@@ -26,7 +26,8 @@ paragraph comes from, 10 classes; test split 2,898 paragraphs), sized for
    latency at batch 1 and 32 (sequence 64; TF-IDF + LR on raw text).
 
 Nothing here looks at the test split before the table: learning rates and
-budgets were set beforehand, and TF-IDF's C is chosen on validation.
+budgets were set beforehand or on validation (the MiniLM epochs, below), and
+TF-IDF's C is chosen on validation.
 
 TF-only input side (tf.data); the models train with Keras on TensorFlow.
 """

@@ -176,6 +176,49 @@ def test_mnli_has_matched_and_mismatched_dev_and_a_hugging_face_backbone(tmp_pat
     assert "validation_matched: accuracy" in out and "validation_mismatched: accuracy" in out
 
 
+@pytest.mark.slow
+def test_distill_from_a_hugging_face_classification_folder(tmp_path, capsys):
+    """A teacher fine-tuned with transformers: a tiny BertForSequenceClassification
+    over the real MiniLM vocabulary, its id2label the task's classes."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig
+    from transformers import BertForSequenceClassification
+
+    vocab = _minilm_dir()
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=64, id2label={0: "neg", 1: "pos"},
+                        label2id={"neg": 0, "pos": 1})
+    hf_dir = str(tmp_path / "hf_teacher")
+    BertForSequenceClassification(config).save_pretrained(hf_dir)
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(vocab, name), os.path.join(hf_dir, name))
+    train = write_rows(tmp_path / "train.csv", single_rows(2))
+    data = ["--train", train, "--validation", train, "--text-column", "sentence"]
+    assert main(["distill", "--output-dir", str(tmp_path / "d"), "--teacher", hf_dir,
+                 *data, *DISTILL]) == 0
+    out, _ = _out(capsys)
+    assert "distilled student" in out
+    student = str(tmp_path / "d" / "student" / "classifier.keras")
+    assert main(["predict", "--model", student, "--input", train]) == 0
+    assert {json.loads(l)["label"] for l in _out(capsys)[0].splitlines()} <= {"neg", "pos"}
+
+    # A teacher of other classes: refused, naming both, before any work.
+    config.id2label, config.label2id = {0: "bad", 1: "good"}, {"bad": 0, "good": 1}
+    other = str(tmp_path / "hf_other")
+    BertForSequenceClassification(config).save_pretrained(other)
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        shutil.copyfile(os.path.join(vocab, name), os.path.join(other, name))
+    assert main(["distill", "--output-dir", str(tmp_path / "d2"), "--teacher", other,
+                 *data, *DISTILL]) == 2
+    err = _out(capsys)[1]
+    assert "['bad', 'good']" in err and "['neg', 'pos']" in err
+    assert not os.path.exists(tmp_path / "d2")
+
+
 # -------------------------------------------------------------- bad input, CLI
 
 
