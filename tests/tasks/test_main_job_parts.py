@@ -43,6 +43,18 @@ def test_table_and_goals():
     assert measured["student_over_teacher"] == pytest.approx(0.70 / 0.72)
 
 
+@pytest.mark.parametrize("flags, policy", [
+    ("fpu sse2 avx512f avx512_vnni avx512_bf16", "mixed_bfloat16"),
+    ("fpu sse2 amx_bf16 amx_tile", "mixed_bfloat16"),
+    ("fpu sse2 avx2 avx512f", "float32")])
+def test_teacher_trains_in_bf16_only_where_the_cpu_has_bf16_instructions(tmp_path, flags,
+                                                                       policy):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert main_job.teacher_dtype_policy(str(cpuinfo)) == policy
+    assert main_job.teacher_dtype_policy(str(tmp_path / "missing")) == "float32"
+
+
 def test_student_embeddings_start_as_the_teachers_principal_components():
     from keras_compact.models import CompactBackbone
     from keras_compact.training.distillation_job import init_embeddings_from_teacher
