@@ -30,6 +30,8 @@ import warnings
 
 import numpy as np
 
+from keras_compact.utils.model_files import load_keras_file
+
 
 
 @dataclasses.dataclass
@@ -131,22 +133,6 @@ def _path(job, *parts):
     return os.path.join(job.output_dir, *parts)
 
 
-def _load(path, expected, what):
-    import keras
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} {path!r} does not exist.")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # zip, config or weight errors from Keras
-        raise ValueError(f"{what} {path!r} could not be loaded as a Keras model "
-                         f"({type(error).__name__}: {error}).") from None
-    if not isinstance(model, expected):
-        raise ValueError(f"{what} {path!r} holds a {type(model).__name__}, not a "
-                         f"{expected.__name__}.")
-    return model
-
-
 def _load_teacher(job, data):
     """The teacher: a classifier.keras, or a Hugging Face sequence-classification folder
     (its outputs put in the task's class order)."""
@@ -155,7 +141,7 @@ def _load_teacher(job, data):
     from keras_compact.models import TextClassifier
 
     if not is_huggingface_folder(job.teacher):
-        return _load(job.teacher, TextClassifier, "teacher")
+        return load_keras_file(job.teacher, "teacher", TextClassifier)
     labels = data["labels"]
     return from_huggingface_classifier(
         job.teacher, sequence_length=job.seq_len, pair=data["pair"],
@@ -405,7 +391,7 @@ def _distil(job, name, teacher, student, dataset, steps, learning_rate, verbose,
     done = _path(job, "stages", f"{name}.keras")
     if os.path.isfile(done):
         print(f"Stage {name}: done before, loading {done}")
-        return _load(done, type(student), "stage checkpoint")
+        return load_keras_file(done, "stage checkpoint", type(student))
     distiller = Distiller(teacher, student, layer_mapping=job.layer_mapping,
                           temperature=job.temperature, **kwargs)
     epochs, per_epoch = fit_chunks(steps)
@@ -530,8 +516,8 @@ def run_distillation(job, verbose="auto", overwrite=False):
         raise ValueError(f"The teacher has {teacher.num_classes} outputs, the task "
                          f"{data['name'] or ''} has {labels.num_classes} "
                          f"({'regression' if labels.regression else 'classes'}).")
-    pretrainer = _load(job.pretrained, AlbertPretrainer, "pretrained") if job.pretrained \
-        else None
+    pretrainer = (load_keras_file(job.pretrained, "pretrained", AlbertPretrainer)
+                  if job.pretrained else None)
     vocabulary_size = teacher.backbone.vocabulary_size
     common = dict(labels=labels, tokenizer=tokenizer, seq_len=job.seq_len,
                   batch_size=job.batch_size)
@@ -675,7 +661,7 @@ def _train_scratch(job, data, vocabulary_size, num_classes, total_steps, common,
         print(f"Scratch baseline: done before, loading {done}")
         from keras_compact.models import TextClassifier
 
-        return _load(done, TextClassifier, "stage checkpoint")
+        return load_keras_file(done, "stage checkpoint", TextClassifier)
     keras.utils.set_random_seed(job.seed)  # the distilled student's initial weights
     scratch = build_student(job, vocabulary_size, num_classes)
     train = make_dataset(data["train"], **common, shuffle=True, seed=job.seed,

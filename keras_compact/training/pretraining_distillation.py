@@ -96,23 +96,12 @@ def build_distiller(teacher, student_config, job):
 
 
 def _load_teacher(path):
-    import keras
-
     from keras_compact.models.pretrainer import AlbertPretrainer
+    from keras_compact.utils.model_files import load_keras_file
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"teacher {path!r} does not exist.")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # zip, config or weight errors from Keras
-        raise ValueError(f"teacher {path!r} could not be loaded as a Keras model "
-                         f"({type(error).__name__}: {error}).") from None
-    if not isinstance(model, AlbertPretrainer):
-        raise ValueError(
-            f"teacher {path!r} holds a {type(model).__name__}, not an AlbertPretrainer: "
-            "pass the pretrainer.keras written by `keras-compact pretrain` (the soft "
-            "MLM targets need its MLM head).")
-    return model
+    return load_keras_file(path, "teacher", AlbertPretrainer,
+                           fix="pass the pretrainer.keras written by `keras-compact pretrain` "
+                           "(the soft MLM targets need its MLM head).")
 
 
 def run_pretraining_distillation(job, strategy=None, verbose="auto", callbacks=None):

@@ -19,9 +19,10 @@ model trains on any Keras backend.
 
 import json
 import os
-import shutil
 
 import numpy as np
+
+from keras_compact.utils.model_files import load_keras_file
 
 TASK_FILE = "task.json"
 MODEL_FILE = "classifier.keras"
@@ -34,20 +35,6 @@ FRESH_LEARNING_RATE = 1e-4
 
 
 # ----------------------------------------------------------------- loading
-
-
-def _load_keras(path, what):
-    import keras
-
-    from keras_compact import register_keras_classes
-
-    register_keras_classes()
-
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as error:  # zip, config or weight errors from Keras
-        raise ValueError(f"{what} {path!r} could not be loaded as a Keras model "
-                         f"({type(error).__name__}: {error}).") from None
 
 
 def find_tokenizer_beside(path):
@@ -107,7 +94,7 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
         else:
             from keras_compact.models import CompactBackbone
 
-            loaded = _load_keras(backbone, "--backbone")
+            loaded = load_keras_file(backbone, "--backbone")
             model = getattr(loaded, "backbone", loaded)
             if not isinstance(model, CompactBackbone):
                 raise ValueError(f"--backbone {backbone!r} holds a {type(loaded).__name__} "
@@ -371,7 +358,7 @@ def load_task_model(model_path):
     with open(info_path, encoding="utf-8") as handle:
         info = json.load(handle)
     info["label_info"] = LabelInfo.from_json(info["labels"])
-    model = _load_keras(model_path, "--model")
+    model = load_keras_file(model_path, "--model")
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is not None:
         tokenizer = text_tokenizer_from_layer(preprocessor.tokenizer,
