@@ -13,6 +13,7 @@ keeps its shared blocks as `albert_layer_groups.{group}.albert_layers.{inner}`
 decoder is tied to the word embeddings, so only its bias is stored.
 """
 
+import collections
 import json
 import os
 
@@ -388,6 +389,58 @@ def _check_decoder(weights, model_type, source):
         )
 
 
+HFCheckpoint = collections.namedtuple(
+    "HFCheckpoint", ["config", "weights", "config_path", "weights_path"])
+
+
+def read_checkpoint(path_or_dir):
+    """Reads a Hugging Face checkpoint once: its config and its weights.
+
+    Returns:
+        An `HFCheckpoint`: the config dict, the weights by name with the
+        "albert."/"bert." prefix stripped, and the two file paths.
+    """
+    config_path, weights_path = find_weight_file(path_or_dir)
+    config = read_json(config_path)
+    weights = _normalise_names(load_weights(weights_path), config["model_type"])
+    return HFCheckpoint(config, weights, config_path, weights_path)
+
+
+def backbone_from_checkpoint(checkpoint, dtype=None):
+    """The `CompactBackbone` of an `HFCheckpoint` (see `from_huggingface`)."""
+    config, weights = checkpoint.config, checkpoint.weights
+    config_path, weights_path = checkpoint.config_path, checkpoint.weights_path
+    kwargs = _backbone_config_from_hf(config, source=config_path)
+    model_type = config["model_type"]
+
+    table = _base_name_table(
+        model_type,
+        kwargs.get("num_hidden_groups", 1),
+        kwargs.get("inner_group_num", 1),
+        kwargs["num_layers"],
+    )
+    used = {hf_name for hf_name, _, _ in table}
+    unexpected = sorted(
+        name for name in weights
+        if name.startswith(_BASE_PREFIXES) and name not in used
+    )
+    if unexpected:
+        raise ValueError(
+            f"{weights_path}: weights {', '.join(unexpected)} do not fit the "
+            f"architecture in {config_path} (or are parts CompactBackbone "
+            "does not have)."
+        )
+    neutral, sources = _to_neutral(weights, table)
+    backbone = CompactBackbone(**kwargs, dtype=dtype)
+    assign_weights(
+        backbone_slots(backbone),
+        neutral,
+        describe=lambda name: sources.get(name, name),
+        optional_prefixes=OPTIONAL_PREFIXES,
+    )
+    return backbone
+
+
 def from_huggingface(path_or_dir, with_heads=False, dtype=None):
     """Builds a model carrying a Hugging Face ALBERT or BERT checkpoint.
 
@@ -417,37 +470,10 @@ def from_huggingface(path_or_dir, with_heads=False, dtype=None):
     pretrainer = from_huggingface("checkpoints/albert-base-v2", with_heads=True)
     ```
     """
-    config_path, weights_path = find_weight_file(path_or_dir)
-    config = read_json(config_path)
-    kwargs = _backbone_config_from_hf(config, source=config_path)
-    model_type = config["model_type"]
-    weights = _normalise_names(load_weights(weights_path), model_type)
-
-    table = _base_name_table(
-        model_type,
-        kwargs.get("num_hidden_groups", 1),
-        kwargs.get("inner_group_num", 1),
-        kwargs["num_layers"],
-    )
-    used = {hf_name for hf_name, _, _ in table}
-    unexpected = sorted(
-        name for name in weights
-        if name.startswith(_BASE_PREFIXES) and name not in used
-    )
-    if unexpected:
-        raise ValueError(
-            f"{weights_path}: weights {', '.join(unexpected)} do not fit the "
-            f"architecture in {config_path} (or are parts CompactBackbone "
-            "does not have)."
-        )
-    neutral, sources = _to_neutral(weights, table)
-    backbone = CompactBackbone(**kwargs, dtype=dtype)
-    assign_weights(
-        backbone_slots(backbone),
-        neutral,
-        describe=lambda name: sources.get(name, name),
-        optional_prefixes=OPTIONAL_PREFIXES,
-    )
+    checkpoint = read_checkpoint(path_or_dir)
+    backbone = backbone_from_checkpoint(checkpoint, dtype=dtype)
+    weights, model_type = checkpoint.weights, checkpoint.config["model_type"]
+    weights_path = checkpoint.weights_path
     if not with_heads:
         return backbone
 

@@ -16,9 +16,9 @@ import re
 import numpy as np
 
 from keras_compact.convert.checkpoint_files import find_weight_file
-from keras_compact.convert.checkpoint_files import load_weights
 from keras_compact.convert.checkpoint_files import read_json
-from keras_compact.convert.huggingface import from_huggingface
+from keras_compact.convert.huggingface import backbone_from_checkpoint
+from keras_compact.convert.huggingface import read_checkpoint
 
 # transformers fills id2label with these when a model is saved without names.
 _GENERIC_LABEL = re.compile(r"LABEL_\d+")
@@ -35,7 +35,11 @@ def huggingface_label_names(path_or_dir):
     None also when transformers' placeholders (`LABEL_0`, ...) are all it has.
     """
     config_path, _ = find_weight_file(path_or_dir)
-    id2label = read_json(config_path).get("id2label") or {}
+    return _label_names(read_json(config_path))
+
+
+def _label_names(config):
+    id2label = config.get("id2label") or {}
     names = [id2label.get(str(i)) for i in range(len(id2label))]
     if not names or any(name is None for name in names):
         return None
@@ -79,9 +83,9 @@ def from_huggingface_classifier(path_or_dir, sequence_length=128, pair=False, la
     from keras_compact.preprocessing import TextClassifierPreprocessor
     from keras_compact.tokenizers import load_tokenizer
 
-    config_path, weights_path = find_weight_file(path_or_dir)
-    config = read_json(config_path)
-    weights = load_weights(weights_path)
+    checkpoint = read_checkpoint(path_or_dir)  # the weight file is read once
+    config, weights = checkpoint.config, checkpoint.weights
+    config_path, weights_path = checkpoint.config_path, checkpoint.weights_path
     if "classifier.weight" not in weights:
         raise ValueError(
             f"{weights_path} has no sequence-classification head (classifier.weight; "
@@ -90,9 +94,8 @@ def from_huggingface_classifier(path_or_dir, sequence_length=128, pair=False, la
             "and use the classifier.keras it writes.")
     kernel = np.asarray(weights["classifier.weight"]).T  # torch Linear: (out, in)
     bias = np.asarray(weights["classifier.bias"])
-    del weights
     regression = kernel.shape[1] == 1  # transformers' num_labels=1 is regression
-    names = huggingface_label_names(config_path)
+    names = _label_names(config)
     if label_names is not None and names is not None and not regression:
         if sorted(names) != sorted(label_names):
             raise ValueError(
@@ -105,7 +108,7 @@ def from_huggingface_classifier(path_or_dir, sequence_length=128, pair=False, la
     dropout = config.get("classifier_dropout", config.get("classifier_dropout_prob"))
     if dropout is None:
         dropout = config.get("hidden_dropout_prob", 0.1)
-    backbone = from_huggingface(path_or_dir, dtype=dtype)
+    backbone = backbone_from_checkpoint(checkpoint, dtype=dtype)
     tokenizer = load_tokenizer(os.path.dirname(config_path))
     preprocessor = TextClassifierPreprocessor(tokenizer, sequence_length, pair=pair)
     if regression:
