@@ -8,10 +8,8 @@ import sys
 from keras_compact.cli.model_commands import parse_config_json
 
 # The main job's recipe and budgets live in the library
-# (keras_compact.training.main_job); these names stay for older imports.
-from keras_compact.training.main_job import ALBERT_DISTILLATION as DEMO_DISTILLATION  # noqa: E402
+# (keras_compact.training.main_job).
 from keras_compact.training.main_job import ALBERT_FINETUNE as DEMO_FINETUNE  # noqa: E402
-from keras_compact.training.main_job import ALBERT_STUDENT as DEMO_STUDENT  # noqa: E402
 from keras_compact.training.main_job import PRETRAIN_ARGS as DEMO_ARGS  # noqa: E402
 from keras_compact.training.main_job import PRETRAIN_CONFIG as DEMO_CONFIG  # noqa: E402
 
