@@ -8,6 +8,7 @@ import os
 import shutil
 
 import keras
+import numpy as np
 
 from keras_compact.distribute import is_chief
 from keras_compact.utils.atomic import atomic_directory
@@ -15,6 +16,37 @@ from keras_compact.utils.atomic import atomic_file
 from keras_compact.utils.atomic import clean_stale_temporaries
 
 _POINTER = "latest.json"
+_WEIGHTS = "state.weights.h5"
+_RANDOM_STATE = "random_state.json"
+
+
+def random_state_variables(model):
+    """The model's state that `save_weights` leaves out: the states of its
+    `SeedGenerator`s (dropout masks), in the model's own variable order."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def save_random_state(model, path):
+    """Writes `random_state_variables(model)` as JSON (exact integers)."""
+    state = [{"path": v.path, "value": keras.ops.convert_to_numpy(v.value).tolist()}
+             for v in random_state_variables(model)]
+    with open(path, "w") as handle:
+        json.dump(state, handle)
+
+
+def load_random_state(model, path):
+    """Restores what `save_random_state` wrote, matched by position."""
+    with open(path) as handle:
+        state = json.load(handle)
+    variables = random_state_variables(model)
+    if len(state) != len(variables):
+        raise ValueError(
+            f"{path} holds {len(state)} random-generator states but the model has "
+            f"{len(variables)}; it was written for another model. Start a new run "
+            "(another output directory, or --overwrite).")
+    for variable, saved in zip(variables, state):
+        variable.assign(np.asarray(saved["value"], dtype=variable.dtype))
 
 
 class AtomicBackupAndRestore(keras.callbacks.Callback):
@@ -28,10 +60,13 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     newest one. Older backups are deleted after the pointer moves.
 
     A fit that is killed and run again with the same callback restores the
-    weights, the optimizer state (so the learning-rate schedule continues)
-    and the epoch counter, and carries on from there. For step-level resume,
-    train with `steps_per_epoch=checkpoint_every` over a repeating dataset:
-    every "epoch" is then one checkpoint interval.
+    weights, the optimizer state (so the learning-rate schedule continues),
+    the states of the model's random seed generators (which `save_weights`
+    leaves out: without them a resumed run draws other dropout masks) and
+    the epoch counter, and carries on from there. For step-level resume,
+    train with `steps_per_epoch=checkpoint_every` over a repeating dataset
+    (`resumed_input` skips the batches the restored epochs consumed): every
+    "epoch" is then one checkpoint interval.
 
     Under MultiWorkerMirroredStrategy every worker restores from
     `backup_dir` (which must be on storage they share) but only the chief
@@ -83,7 +118,14 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(latest["path"], "state.weights.h5"))
+        model.load_weights(os.path.join(latest["path"], _WEIGHTS))
+        random_state = os.path.join(latest["path"], _RANDOM_STATE)
+        if os.path.exists(random_state):
+            load_random_state(model, random_state)
+        else:
+            print(f"Note: {latest['path']} has no {_RANDOM_STATE} (written by an older "
+                  "keras-compact); dropout masks after the resume differ from an "
+                  "uninterrupted run's.")
         self.restored_epoch = latest["epoch"]
         # The same hook Keras' BackupAndRestore uses to skip finished epochs.
         model._initial_epoch = latest["epoch"]
@@ -98,7 +140,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         if os.path.exists(final):  # left by a run killed after the rename
             shutil.rmtree(final)
         with atomic_directory(final) as temp:
-            self.model.save_weights(os.path.join(temp, "state.weights.h5"))
+            self.model.save_weights(os.path.join(temp, _WEIGHTS))
+            save_random_state(self.model, os.path.join(temp, _RANDOM_STATE))
         previous = self.latest()
         with atomic_file(self._pointer_path()) as temp:
             with open(temp, "w") as handle:

@@ -1,11 +1,15 @@
-"""Resume is the run it replaces (issue 14 item 8): kill -9 mid-run and a
-rerun give the uninterrupted run's per-epoch losses, and history rows are
-keyed by epoch (never lost, never duplicated)."""
+"""Resume is the run it replaces: a `pretrain` killed with SIGKILL after a
+checkpoint, rerun, killed again at a later checkpoint and rerun, logs the
+uninterrupted run's per-epoch losses and ends with its weights, with and
+without dropout; history rows are keyed by epoch (never lost, never
+duplicated)."""
 
 import csv
+import json
 import os
 import subprocess
 
+import h5py
 import numpy as np
 import pytest
 
@@ -13,19 +17,43 @@ from tests.resume_helpers import kill_after_checkpoint
 from tests.resume_helpers import pretrain_command
 from tests.resume_helpers import tensorflow_env
 
-TINY = '{"num_layers": 1, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32, ' \
-       '"embedding_dim": 8}'
 EPOCHS = 8
+# The README's tolerance for resumed losses and weights.
+RTOL, ATOL = 1e-5, 1e-6
+CASES = {
+    # ALBERT's released recipe: shared layers, no dropout.
+    "albert": ("albert_base", {"num_layers": 2, "hidden_dim": 16, "num_heads": 2,
+                               "intermediate_dim": 32, "embedding_dim": 8}),
+    # TinyBERT: dropout 0.1 on embeddings, attention and sublayer outputs, so
+    # every step draws masks from the layers' random seed generators.
+    "tinybert_dropout": ("tinybert_4", {"num_layers": 2, "hidden_dim": 16, "num_heads": 2,
+                                        "intermediate_dim": 32}),
+}
 
 
-def _command(output_dir, vocab, corpus):
-    return pretrain_command(output_dir, vocab, TINY, corpus=corpus, steps=2 * EPOCHS,
-                            checkpoint_every=2, batch_size=4, seq_len=16)
+def _command(case, output_dir, vocab, corpus):
+    preset, config = CASES[case]
+    return pretrain_command(output_dir, vocab, json.dumps(config), corpus=corpus,
+                            preset=preset, steps=2 * EPOCHS, checkpoint_every=2,
+                            batch_size=4, seq_len=16)
 
 
 def _rows(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def _final_state(output_dir):
+    """Every array of the last checkpoint (model and optimizer) by its path."""
+    with open(os.path.join(output_dir, "backup", "latest.json")) as handle:
+        latest = json.load(handle)
+    assert latest["epoch"] == EPOCHS
+    arrays = {}
+    path = os.path.join(output_dir, "backup", latest["directory"], "state.weights.h5")
+    with h5py.File(path, "r") as weights:
+        weights.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                           if isinstance(item, h5py.Dataset) else None)
+    return arrays
 
 
 @pytest.fixture(scope="module")
@@ -38,33 +66,48 @@ def faq_text(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_kill_9_and_resume_gives_the_uninterrupted_runs_losses(tmp_path, spm_model,
-                                                               faq_text):
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_killed_twice_and_resumed_gives_the_uninterrupted_run(case, tmp_path, spm_model,
+                                                              faq_text):
     env = tensorflow_env()
     whole = str(tmp_path / "whole")
     # The uninterrupted run goes alongside the one that gets killed.
-    uninterrupted = subprocess.Popen(_command(whole, spm_model, faq_text), env=env,
+    uninterrupted = subprocess.Popen(_command(case, whole, spm_model, faq_text), env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
     killed = str(tmp_path / "killed")
-    killed_at = kill_after_checkpoint(_command(killed, spm_model, faq_text), killed, env,
-                                      epoch=3, timeout=600, poll=0.05)
-    assert 3 <= killed_at < EPOCHS
-    second = subprocess.run(_command(killed, spm_model, faq_text), env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert f"Resumed from backup at epoch {killed_at}" in second.stdout
+    command = _command(case, killed, spm_model, faq_text)
+    first = kill_after_checkpoint(command, killed, env, epoch=2, timeout=600, poll=0.05)
+    log = str(tmp_path / "second.log")
+    second = kill_after_checkpoint(command, killed, env, epoch=first + 2, timeout=600,
+                                   poll=0.05, log=log)
+    assert 2 <= first < second < EPOCHS
+    with open(log) as handle:
+        assert f"Resumed from backup at epoch {first}" in handle.read()
+    third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"Resumed from backup at epoch {second}" in third.stdout
+    # It trained only the remaining epochs: Keras numbers them from the resume.
+    assert f"Epoch {second + 1}/{EPOCHS}" in third.stdout
+    assert "Epoch 1/" not in third.stdout
+    for name in ("pretrainer.keras", "backbone.keras", "curves.png"):
+        assert os.path.exists(os.path.join(killed, name)), name
 
     assert uninterrupted.wait(timeout=600) == 0, uninterrupted.stderr.read()[-3000:]
     expected = _rows(os.path.join(whole, "history.csv"))
     resumed = _rows(os.path.join(killed, "history.csv"))
-    # One row per epoch, in order: none lost at the kill, none duplicated.
+    # One row per epoch, in order: none lost at the kills, none duplicated.
     assert [r["epoch"] for r in resumed] == [str(e) for e in range(EPOCHS)]
     assert [r["epoch"] for r in expected] == [str(e) for e in range(EPOCHS)]
-    for key in ("loss", "mlm_loss", "sop_loss", "mlm_accuracy"):
+    for key in ("loss", "mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
         np.testing.assert_allclose([float(r[key]) for r in resumed],
-                                   [float(r[key]) for r in expected], rtol=1e-5, atol=1e-6,
+                                   [float(r[key]) for r in expected], rtol=RTOL, atol=ATOL,
                                    err_msg=key)
+    expected_state, resumed_state = _final_state(whole), _final_state(killed)
+    assert sorted(resumed_state) == sorted(expected_state)
+    for name, value in expected_state.items():
+        np.testing.assert_allclose(resumed_state[name], value, rtol=RTOL, atol=ATOL,
+                                   err_msg=name)
 
 
 def test_history_rows_are_keyed_by_epoch(tmp_path):
@@ -83,4 +126,4 @@ def test_history_rows_are_keyed_by_epoch(tmp_path):
     second.on_epoch_end(2, {"loss": 0.75})
     second.on_epoch_end(3, {"loss": 0.5, "val_loss": 0.6})
     assert read_history_csv(path) == {"loss": [1.0, 0.9, 0.75, 0.5], "val_loss": [0.6]}
-    assert [r["epoch"] for r in _rows(path)] == ["0", "1", "2", "3"]
+    assert [r["epoch"] for r in _rows(path)] == [str(e) for e in range(4)]
