@@ -49,6 +49,23 @@ def load_random_state(model, path):
         variable.assign(np.asarray(saved["value"], dtype=variable.dtype))
 
 
+def resumed_input(dataset, batches):
+    """`dataset` without its first `batches` elements (an infinite tf.data stream).
+
+    Keras keeps one iterator across the epochs of a fit, so a fit resumed
+    after `batches` steps sees exactly the batches the uninterrupted run saw
+    from that step on. Finite datasets restart every epoch anyway and are
+    returned as they are, and so is anything that is not a `tf.data.Dataset`.
+    """
+    if not batches or dataset is None or not hasattr(dataset, "skip"):
+        return dataset
+    import tensorflow as tf
+
+    if dataset.cardinality() != tf.data.INFINITE_CARDINALITY:
+        return dataset
+    return dataset.skip(batches)
+
+
 class AtomicBackupAndRestore(keras.callbacks.Callback):
     """`keras.callbacks.BackupAndRestore`, but crash-safe at any instant.
 

@@ -17,10 +17,16 @@ from keras_compact.optimizers import make_lamb_optimizer
 from keras_compact.plotting import plot_training_curves
 from keras_compact.training.checkpointing import AtomicBackupAndRestore
 from keras_compact.training.checkpointing import EpochHistoryLogger
+from keras_compact.training.checkpointing import resumed_input
 from keras_compact.utils.atomic import atomic_file
 from keras_compact.utils.atomic import clean_stale_temporaries
 
 MIXED_PRECISION_POLICIES = (None, "mixed_bfloat16", "mixed_float16")
+
+# What a pretraining run writes in its output directory (`--overwrite`
+# removes these); the main job's teacher/ and distill/ build on it.
+PRETRAIN_OUTPUTS = ("backup", "logs", "history.csv", "pretrainer.keras", "backbone.keras",
+                    "curves.png", "backbone_config.json", "vocab", "teacher", "distill")
 
 
 def read_history_csv(path):
@@ -38,22 +44,6 @@ def read_history_csv(path):
         for key, value in rows[epoch].items():
             history.setdefault(key, []).append(value)
     return history
-
-
-def _resume_input(dataset, batches):
-    """`dataset` without its first `batches` elements (an infinite tf.data stream).
-
-    A resumed fit then sees exactly the batches the uninterrupted run saw
-    from that step on (Keras keeps one iterator across the epochs of a
-    fit), so kill -9 and resume reproduces its losses.
-    """
-    if not batches or dataset is None or not hasattr(dataset, "skip"):
-        return dataset
-    import tensorflow as tf
-
-    if dataset.cardinality() != tf.data.INFINITE_CARDINALITY:
-        return dataset  # a finite dataset restarts every epoch anyway
-    return dataset.skip(batches)
 
 
 def build_pretrainer(
@@ -151,10 +141,11 @@ def run_pretraining(
             before writing anything.
         overwrite: replace a previous run with other settings.
 
-    Resume is exact: the history CSV is keyed by epoch and written before
-    the checkpoint pointer moves, and the input streams skip the batches
-    the restored epochs consumed, so a killed and resumed run logs the
-    losses of the uninterrupted one.
+    Resume is exact: the checkpoint holds the random seed generators'
+    states (dropout masks) besides weights and optimizer, the history CSV is
+    keyed by epoch and written before the checkpoint pointer moves, and the
+    input streams skip the batches the restored epochs consumed, so a killed
+    and resumed run logs the losses of the uninterrupted one.
 
     Under MultiWorkerMirroredStrategy (`TF_CONFIG`) every worker trains,
     restores from `output_dir/backup` (shared storage) and only the chief
@@ -196,7 +187,6 @@ def run_pretraining(
             "mlm_weight": mlm_weight, "sentence_weight": sentence_weight,
             "eval_steps": eval_steps,
         }
-    from keras_compact.training.pretraining_job import PRETRAIN_OUTPUTS
     from keras_compact.utils.run_settings import check_run_settings
 
     # Before anything is written: a different run's checkpoints are never reused.
@@ -241,10 +231,10 @@ def run_pretraining(
     latest = backup.latest()
     done = latest["epoch"] if latest else 0
     pretrainer.fit(
-        _resume_input(train_dataset, done * steps_per_checkpoint),
+        resumed_input(train_dataset, done * steps_per_checkpoint),
         epochs=total_steps // steps_per_checkpoint,
         steps_per_epoch=steps_per_checkpoint,
-        validation_data=_resume_input(eval_dataset, done * eval_steps),
+        validation_data=resumed_input(eval_dataset, done * eval_steps),
         validation_steps=eval_steps if eval_dataset is not None else None,
         callbacks=callbacks,
         verbose=verbose,

@@ -121,6 +121,8 @@ def run_pretraining_distillation(job, strategy=None, verbose="auto", callbacks=N
     from keras_compact.distribute import is_chief
     from keras_compact.optimizers import make_lamb_optimizer
     from keras_compact.training.checkpointing import AtomicBackupAndRestore
+    from keras_compact.training.checkpointing import EpochHistoryLogger
+    from keras_compact.training.checkpointing import resumed_input
     from keras_compact.training.pretrain import read_history_csv
     from keras_compact.training.pretraining_job import PretrainingJob
     from keras_compact.training.pretraining_job import make_datasets
@@ -181,10 +183,16 @@ def run_pretraining_distillation(job, strategy=None, verbose="auto", callbacks=N
     backup = AtomicBackupAndRestore(paths["backup"], write=chief)
     all_callbacks = [backup, *(callbacks or [])]
     if chief:
-        all_callbacks.append(keras.callbacks.CSVLogger(paths["history"], append=True))
+        # The row goes before the checkpoint, keyed by epoch (as in pretraining).
+        all_callbacks.insert(0, EpochHistoryLogger(paths["history"]))
+    latest = backup.latest()
+    done = latest["epoch"] if latest else 0
     print(f"Distilling {job.steps} steps: losses {', '.join(distiller.enabled_losses)}")
-    distiller.fit(train, epochs=job.steps // every, steps_per_epoch=every,
-                  validation_data=held, validation_steps=job.eval_steps if held else None,
+    # A resumed fit continues the input streams where the checkpoint left them.
+    distiller.fit(resumed_input(train, done * every), epochs=job.steps // every,
+                  steps_per_epoch=every,
+                  validation_data=resumed_input(held, done * job.eval_steps),
+                  validation_steps=job.eval_steps if held else None,
                   callbacks=all_callbacks, verbose=verbose)
     if chief:
         for key, model in (("student", distiller.student),

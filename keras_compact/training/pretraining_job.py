@@ -12,11 +12,6 @@ import zlib
 
 from keras_compact.models.presets import get_preset_config
 
-# What a pretraining run writes in its output directory (`--overwrite`
-# removes these); the main job's teacher/ and distill/ build on it.
-PRETRAIN_OUTPUTS = ("backup", "logs", "history.csv", "pretrainer.keras", "backbone.keras",
-                    "curves.png", "backbone_config.json", "vocab", "teacher", "distill")
-
 
 @dataclasses.dataclass
 class PretrainingJob:
@@ -275,6 +270,7 @@ def run_job(job, strategy=None, verbose="auto", overwrite=False):
     """
     from keras_compact.data import load_tokenizer
     from keras_compact.distribute import is_chief
+    from keras_compact.training.pretrain import PRETRAIN_OUTPUTS
     from keras_compact.training.pretrain import run_pretraining
     from keras_compact.utils.run_settings import check_run_settings
 
