@@ -22,15 +22,32 @@ _RANDOM_STATE = "random_state.json"
 
 def random_state_variables(model):
     """The model's state that `save_weights` leaves out: the states of its
-    `SeedGenerator`s (dropout masks), in the model's own variable order."""
+    `SeedGenerator`s (dropout masks on TensorFlow and JAX, and on torch for
+    seeded layers), in the model's own variable order."""
     weights = {id(v) for v in model.weights}
     return [v for v in model.variables if id(v) not in weights]
 
 
+def _torch_generators():
+    """Torch's global generators (CPU, then each GPU): with an unseeded
+    `SeedGenerator` Keras' torch backend draws dropout masks from them."""
+    import torch
+
+    generators = [torch.random]
+    if torch.cuda.is_available():
+        generators += [torch.cuda.default_generators[i]
+                       for i in range(torch.cuda.device_count())]
+    return generators
+
+
 def save_random_state(model, path):
-    """Writes `random_state_variables(model)` as JSON (exact integers)."""
-    state = [{"path": v.path, "value": keras.ops.convert_to_numpy(v.value).tolist()}
-             for v in random_state_variables(model)]
+    """Writes the model's random state as JSON (exact integers): its
+    `random_state_variables` and, on torch, torch's global generators."""
+    state = {"seed_generators": [
+        {"path": v.path, "value": keras.ops.convert_to_numpy(v.value).tolist()}
+        for v in random_state_variables(model)]}
+    if keras.backend.backend() == "torch":
+        state["torch_generators"] = [g.get_rng_state().tolist() for g in _torch_generators()]
     with open(path, "w") as handle:
         json.dump(state, handle)
 
@@ -39,14 +56,20 @@ def load_random_state(model, path):
     """Restores what `save_random_state` wrote, matched by position."""
     with open(path) as handle:
         state = json.load(handle)
+    saved = state["seed_generators"]
     variables = random_state_variables(model)
-    if len(state) != len(variables):
+    if len(saved) != len(variables):
         raise ValueError(
-            f"{path} holds {len(state)} random-generator states but the model has "
+            f"{path} holds {len(saved)} random-generator states but the model has "
             f"{len(variables)}; it was written for another model. Start a new run "
             "(another output directory, or --overwrite).")
-    for variable, saved in zip(variables, state):
-        variable.assign(np.asarray(saved["value"], dtype=variable.dtype))
+    for variable, entry in zip(variables, saved):
+        variable.assign(np.asarray(entry["value"], dtype=variable.dtype))
+    if keras.backend.backend() == "torch" and "torch_generators" in state:
+        import torch
+
+        for generator, values in zip(_torch_generators(), state["torch_generators"]):
+            generator.set_rng_state(torch.tensor(values, dtype=torch.uint8))
 
 
 def resumed_input(dataset, batches):

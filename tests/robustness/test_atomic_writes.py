@@ -85,7 +85,8 @@ def test_exports_checkpoints_and_hf_files_are_readable_by_another_uid(public_dir
     backup.on_epoch_end(0)
     files = [os.path.join(version, "saved_model.pb"),
              os.path.join(hf_dir, "model.safetensors"), os.path.join(hf_dir, "config.json"),
-             os.path.join(public_dir, "backup", "epoch-000001", "state.weights.h5")]
+             os.path.join(public_dir, "backup", "epoch-000001", "state.weights.h5"),
+             os.path.join(public_dir, "backup", "epoch-000001", "random_state.json")]
     files += [os.path.join(version, "variables", n)
               for n in os.listdir(os.path.join(version, "variables"))]
     result = _as_nobody("cat", *files)

@@ -127,3 +127,30 @@ def test_history_rows_are_keyed_by_epoch(tmp_path):
     second.on_epoch_end(3, {"loss": 0.5, "val_loss": 0.6})
     assert read_history_csv(path) == {"loss": [1.0, 0.9, 0.75, 0.5], "val_loss": [0.6]}
     assert [r["epoch"] for r in _rows(path)] == [str(e) for e in range(4)]
+
+
+@pytest.mark.multi_backend
+def test_a_resumed_fit_draws_the_uninterrupted_runs_dropout_masks(tmp_path):
+    """The checkpoint holds the seed generators' states, which `save_weights`
+    leaves out: a fit resumed from it continues the dropout masks."""
+    import keras
+
+    from keras_compact.training.checkpointing import AtomicBackupAndRestore
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 8)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+
+    def fit(epochs, backup=None):
+        keras.utils.set_random_seed(0)  # the same initial weights and dropout seed
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8),
+                                  keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        callbacks = [AtomicBackupAndRestore(backup)] if backup else []
+        return model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0,
+                         callbacks=callbacks).history["loss"]
+
+    uninterrupted = fit(4)
+    backup = str(tmp_path / "backup")
+    fit(2, backup)  # stops after the checkpoint of epoch 2
+    np.testing.assert_allclose(fit(4, backup), uninterrupted[2:], rtol=RTOL, atol=ATOL)
