@@ -63,7 +63,11 @@ def add_data_arguments(parser, splits=("train", "validation", "test")):
                        help="Skip and count rows with a missing column, an empty text or an "
                        "unknown label instead of stopping at the first.")
     group.add_argument("--max-line-bytes", type=int, default=None,
-                       help="Longest allowed line in bytes (default 1 MiB).")
+                       help="Longest allowed line, and CSV field, in bytes (default 1 MiB).")
+    group.add_argument("--quoting", default=None, choices=("minimal", "none"),
+                       help="Whether double quotes enclose fields: minimal (CSV's default; a "
+                       "quoted field may hold commas and line breaks) or none (TSV's "
+                       "default: quotes are text and each line is one record).")
     return group
 
 
