@@ -6,7 +6,7 @@ to a prepared task. Plain Python until `prepare_task` (which reads the files).
 """
 
 
-def file_spec(args, path, label=True, defaults=None):
+def file_spec(args, path, label=True, defaults=None, format=None):
     from keras_compact.tasks.text_files import DEFAULT_MAX_LINE_BYTES
     from keras_compact.tasks.text_files import FileSpec
 
@@ -17,7 +17,7 @@ def file_spec(args, path, label=True, defaults=None):
         label_column=(args.label_column or defaults.get("label_column") or "label")
         if label else None,
         on_bad_row="skip" if args.skip_bad_rows else "error",
-        quoting=getattr(args, "quoting", None),
+        quoting=getattr(args, "quoting", None), format=format,
         max_line_bytes=(DEFAULT_MAX_LINE_BYTES if args.max_line_bytes is None
                         else args.max_line_bytes))
 
