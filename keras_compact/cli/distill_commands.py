@@ -83,7 +83,7 @@ def _layer_mapping(value):
 
 
 DATA_OPTIONS = ("train", "validation", "test", "text_column", "text_b_column", "label_column",
-                "task", "glue", "data_dir", "skip_bad_rows", "max_line_bytes")
+                "task", "glue", "data_dir", "skip_bad_rows", "max_line_bytes", "quoting")
 
 
 def data_options(args):

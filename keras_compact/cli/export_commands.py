@@ -23,7 +23,6 @@ saved inside the .keras file and task.json beside it names its labels.
 
 import json
 import os
-import zipfile
 
 
 def _read_labels(path):
@@ -47,32 +46,31 @@ def _read_labels(path):
 
 
 def _load_model(path):
-    import keras
-
+    from keras_compact.utils.model_files import load_keras_file
     from keras_compact.utils.paths import require_file
 
     require_file(path, "--model", "a TextClassifier or CompactBackbone .keras file")
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise ValueError(f"--model {path!r} could not be loaded as a Keras model "
-                         f"({type(error).__name__}: {error}).") from None
+    return load_keras_file(path, "--model")
 
 
-def _saved_task(model_path):
+def _saved_task(model_path, model):
     """Label names from the task.json beside a model (`finetune`/`distill` on files).
 
-    The tokenizer, sequence length and pairing are read from the model's own
+    The task.json is checked against the model (`tasks.task_file`). The
+    tokenizer, sequence length and pairing are read from the model's own
     preprocessor (saved inside the .keras file), never from a copy beside it.
     """
-    folder = os.path.dirname(os.path.abspath(model_path))
-    path = os.path.join(folder, "task.json")
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as handle:
-        info = json.load(handle)
-    if info.get("labels", {}).get("kind") == "classification":
-        return {"label_names": info.get("label_names")}
+    from keras_compact.tasks.task_file import TASK_FILE
+    from keras_compact.tasks.task_file import check_task_file_against_model
+    from keras_compact.tasks.task_file import read_task_file
+
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), TASK_FILE)
+    if not os.path.isfile(path) or not hasattr(model, "num_classes"):
+        return {}  # a backbone, or a model saved without its run directory
+    info = read_task_file(path)
+    check_task_file_against_model(info, model, path)
+    if info["labels"]["kind"] == "classification":
+        return {"label_names": info["labels"]["names"]}
     return {}
 
 
@@ -82,9 +80,14 @@ def run_export(args):
     from keras_compact.export import export_for_serving
     from keras_compact.export import ops_outside_tf_serving
 
-    labels = _read_labels(args.labels) if args.labels else _saved_task(args.model)
-    vocab = args.vocab or labels.get("vocab")
+    from keras_compact.export.versions import check_model_name
+
+    check_model_name(args.name)
+    if args.format == "litert":
+        _check_litert_options(args)
     model = _load_model(args.model)
+    labels = _read_labels(args.labels) if args.labels else _saved_task(args.model, model)
+    vocab = args.vocab or labels.get("vocab")
     has_preprocessor = getattr(model, "preprocessor", None) is not None
     if not vocab and not has_preprocessor:
         raise ValueError("--vocab is required for a model saved without a preprocessor (or "
@@ -125,12 +128,22 @@ def run_export(args):
     return 0
 
 
-def _run_litert(args, model, vocab, seq_len):
-    from keras_compact.export.litert import export_litert
-
+def _check_litert_options(args):
+    """SavedModel-only options are refused with LiteRT, not ignored."""
     if args.quantize_skip:
         raise ValueError("--quantize-skip applies to SavedModels (Keras' Model.quantize); "
                          "LiteRT's dynamic-range int8 quantizes every matmul weight.")
+    if args.fixed_width:
+        raise ValueError("--fixed-width applies to SavedModels; a LiteRT model always runs "
+                         "at [batch, --seq-len]. Drop --fixed-width.")
+    if args.tf_serving_version:
+        raise ValueError("--tf-serving-version checks a SavedModel's ops against TF Serving; "
+                         "drop it with --format litert.")
+
+
+def _run_litert(args, model, vocab, seq_len):
+    from keras_compact.export.litert import export_litert
+
     suffix = ".int8.tflite" if args.quantize else ".tflite"
     path = os.path.join(args.base_dir, args.name + suffix)
     export_litert(model, vocab, path, seq_len=seq_len, quantize=args.quantize,

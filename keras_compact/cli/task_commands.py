@@ -63,25 +63,31 @@ def add_data_arguments(parser, splits=("train", "validation", "test")):
                        help="Skip and count rows with a missing column, an empty text or an "
                        "unknown label instead of stopping at the first.")
     group.add_argument("--max-line-bytes", type=int, default=None,
-                       help="Longest allowed line in bytes (default 1 MiB).")
+                       help="Longest allowed line, and CSV field, in bytes (default 1 MiB).")
+    group.add_argument("--quoting", default=None, choices=("minimal", "none"),
+                       help="Whether double quotes enclose fields: minimal (CSV's default; a "
+                       "quoted field may hold commas and line breaks) or none (TSV's "
+                       "default: quotes are text and each line is one record).")
     return group
 
 
-def _positive(args, names):
+def _positive(args, names, integer=True):
+    from keras_compact.utils.validation import require_positive
+
     for name in names:
         value = getattr(args, name, None)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}.")
+        if value is not None:
+            require_positive(f"--{name.replace('_', '-')}", value, integer=integer)
 
 
 def _check_training_values(args):
     """Bad numbers fail before any file is read or written."""
+    from keras_compact.utils.validation import require_in_range
+
     _positive(args, ("epochs", "batch_size", "seq_len", "max_train_examples",
                      "max_eval_examples", "max_per_section"))
-    if args.learning_rate is not None and not args.learning_rate > 0:
-        raise ValueError(f"--learning-rate must be positive, got {args.learning_rate}.")
-    if not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}.")
+    _positive(args, ("learning_rate",), integer=False)
+    require_in_range("--dropout", args.dropout, 0, 1)
 
 
 def input_identity(path, flag, what, folder=None):
@@ -242,6 +248,7 @@ def run_evaluate(args):
     from keras_compact.training.tasks import evaluate_split
     from keras_compact.training.tasks import load_task_model
 
+    _positive(args, ("batch_size",))
     model, info, tokenizer = load_task_model(args.model)
     labels = info["label_info"]
     if args.glue:
@@ -276,18 +283,20 @@ def run_evaluate(args):
 
 def run_predict(args):
     from keras_compact.tasks.text_files import iter_rows
-    from keras_compact.tasks.text_files import read_texts
     from keras_compact.training.tasks import load_task_model
     from keras_compact.training.tasks import predict_rows
 
+    _positive(args, ("batch_size",))
     model, info, tokenizer = load_task_model(args.model)
-    if args.input and args.input != "-":
-        rows = iter_rows(_spec(args, args.input, label=False, defaults=info), with_labels=False)
-    else:
-        class Columns:
-            text_column = args.text_column or info.get("text_column") or "text"
-            text_b_column = args.text_b_column or info.get("text_b_column")
-        rows = read_texts(sys.stdin, Columns)
+    path = args.input or "-"
+    input_format = args.input_format
+    if input_format is None and path == "-":  # a pair needs columns: JSONL
+        input_format = "jsonl" if info["pair"] else "text"
+    if args.text_b_column and not info["pair"]:
+        raise ValueError(f"--text-b-column {args.text_b_column!r}: the model classifies single "
+                         "texts and would ignore a second text; drop --text-b-column.")
+    rows = iter_rows(_spec(args, path, label=False, defaults=info, format=input_format),
+                     with_labels=False)
     output = sys.stdout
     if args.output:
         from keras_compact.utils.atomic import atomic_file
@@ -359,15 +368,23 @@ def register(subparsers):
 
     predict = subparsers.add_parser(
         "predict", help="Predictions of a fine-tuned model as JSONL, from a file or stdin "
-        "(one text per line, or JSON objects with the text columns).")
+        "(one text per line, or with --input-format jsonl JSON objects with the text "
+        "columns).")
     predict.add_argument("--model", required=True, metavar="PATH.keras")
     predict.add_argument("--input", default=None, metavar="FILE",
-                         help="CSV/TSV/JSONL file (default: stdin).")
+                         help="CSV/TSV/JSONL file, or .txt of one text per line (default or "
+                         "'-': stdin).")
+    predict.add_argument("--input-format", default=None,
+                         choices=("text", "jsonl", "csv", "tsv"),
+                         help="How to read --input: text (one text per line), jsonl, csv or "
+                         "tsv. Default: by the file's extension (.txt: text); stdin: text, "
+                         "or jsonl for a model of text pairs.")
     predict.add_argument("--output", default=None, metavar="FILE.jsonl",
                          help="Write here, atomically (default: stdout).")
     predict.add_argument("--text-column", default=None)
     predict.add_argument("--text-b-column", default=None)
     predict.add_argument("--skip-bad-rows", action="store_true")
     predict.add_argument("--max-line-bytes", type=int, default=None)
+    predict.add_argument("--quoting", default=None, choices=("minimal", "none"))
     predict.add_argument("--batch-size", type=int, default=32)
     predict.set_defaults(func=run_predict)

@@ -8,6 +8,20 @@ half-written one.
 """
 
 import os
+import re
+
+# A served model's name: a directory name and a URL path segment
+# (/v1/models/NAME), so letters, digits, '.', '_' and '-' only.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def check_model_name(model_name):
+    """Raises ValueError unless `model_name` is a plain name such as 'sst2_int8'."""
+    if not isinstance(model_name, str) or not _MODEL_NAME.fullmatch(model_name) or \
+            model_name in (".", ".."):
+        raise ValueError(f"model_name (--name) {model_name!r} must be a plain name of "
+                         "letters, digits, '.', '_' and '-' (a directory and a URL segment "
+                         "for TF Serving), such as 'section_classifier'.")
 
 
 def existing_versions(model_dir):
@@ -30,9 +44,7 @@ def version_path(base_dir, model_name, version=None):
     Raises:
         ValueError: a bad model name or version, or the version exists.
     """
-    if not model_name or "/" in model_name or model_name.startswith("."):
-        raise ValueError(f"model_name={model_name!r} must be a plain directory name "
-                         "such as 'section_classifier'.")
+    check_model_name(model_name)
     model_dir = os.path.join(base_dir, model_name)
     if version is None:
         version = next_version(model_dir)

@@ -110,7 +110,7 @@ def glue_task(name, directory, on_bad_row="error", max_line_bytes=None):
     layout = GLUE_LAYOUTS[key]
     folder = _task_folder(key, directory)
     extra = {"on_bad_row": on_bad_row}
-    if max_line_bytes:
+    if max_line_bytes is not None:  # 0 is refused by FileSpec, not a default
         extra["max_line_bytes"] = max_line_bytes
 
     def spec(filename, label=True, text=None):

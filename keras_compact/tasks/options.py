@@ -6,7 +6,7 @@ to a prepared task. Plain Python until `prepare_task` (which reads the files).
 """
 
 
-def file_spec(args, path, label=True, defaults=None):
+def file_spec(args, path, label=True, defaults=None, format=None):
     from keras_compact.tasks.text_files import DEFAULT_MAX_LINE_BYTES
     from keras_compact.tasks.text_files import FileSpec
 
@@ -17,7 +17,9 @@ def file_spec(args, path, label=True, defaults=None):
         label_column=(args.label_column or defaults.get("label_column") or "label")
         if label else None,
         on_bad_row="skip" if args.skip_bad_rows else "error",
-        max_line_bytes=args.max_line_bytes or DEFAULT_MAX_LINE_BYTES)
+        quoting=getattr(args, "quoting", None), format=format,
+        max_line_bytes=(DEFAULT_MAX_LINE_BYTES if args.max_line_bytes is None
+                        else args.max_line_bytes))
 
 
 def uses_files(args):
@@ -53,7 +55,7 @@ def task_from_options(options):
     """`task_from_args` for a dict of data options (missing ones default to None)."""
     known = dict(train=None, validation=None, test=None, text_column=None,
                  text_b_column=None, label_column=None, task=None, glue=None,
-                 data_dir=None, skip_bad_rows=False, max_line_bytes=None)
+                 data_dir=None, skip_bad_rows=False, max_line_bytes=None, quoting=None)
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"Unknown data options {unknown}; known: {sorted(known)}.")

@@ -1,4 +1,4 @@
-"""Labelled text files: CSV, TSV and JSONL, gzipped or not, read as streams.
+"""Labelled text files: CSV, TSV, JSONL and plain text, gzipped or not, read as streams.
 
 Plain Python (no TensorFlow): rows are read one line at a time, each line
 bounded by `max_line_bytes`, so neither a large file nor a file without line
@@ -11,8 +11,18 @@ a missing file, a UTF-16 or otherwise non-UTF-8 file, an over-long line, a
 missing column, a row with too few fields, an empty text, a mixed-type label
 column, a label that the training split does not have, an empty split. With
 `on_bad_row="skip"`, row-level problems (missing field, empty text, unknown or
-bad label) skip the row and are counted instead (`FileSpec.skipped` after a
-pass).
+bad label, a record with another field count than the header, a CSV record
+that is not valid CSV) skip the row and are counted instead
+(`FileSpec.skipped` after a pass).
+
+Formats: CSV (double quotes may enclose fields, which may then span lines;
+RFC 4180); TSV (quotes are plain text unless `quoting="minimal"`, so a
+record is exactly one line, as GLUE's files); JSONL (one JSON object or
+array per line); "text" (one unlabelled text per line, for prediction;
+`.txt` files). A CSV/TSV record whose field count differs from the header's
+is a bad row: an unquoted comma or tab would otherwise shift the columns
+and turn text into labels. `path="-"` reads standard input with the same
+rules. Only regular files (and "-") are read: a FIFO or device would block.
 
 Example:
 ```python
@@ -22,33 +32,36 @@ for row in iter_rows(spec):
 ```
 """
 
-import codecs
 import csv
 import dataclasses
-import gzip
-import io
 import json
 import math
 import os
 
-FORMATS = ("csv", "tsv", "jsonl")
-# One line (one CSV record) may hold at most this many bytes: a file without
-# line breaks fails fast instead of being read whole.
-DEFAULT_MAX_LINE_BYTES = 1 << 20
+from keras_compact.tasks.lines import DEFAULT_MAX_LINE_BYTES
+from keras_compact.tasks.lines import STDIN
+from keras_compact.tasks.lines import DataFileError
+from keras_compact.tasks.lines import guess_format
+from keras_compact.tasks.lines import iter_lines
+from keras_compact.tasks.lines import shown
+from keras_compact.tasks.lines import where
 
-
-class DataFileError(ValueError):
-    """A data file cannot be used; the message names file, line, column, value."""
+FORMATS = ("csv", "tsv", "jsonl", "text")
 
 
 @dataclasses.dataclass
 class Row:
-    """One example: its 1-based line, text, optional second text, raw label."""
+    """One example: its 1-based (first) line, text, optional second text, raw label.
+
+    `end_line` is the record's last physical line (a quoted CSV field may
+    hold line breaks); None when it is `line`.
+    """
 
     line: int
     text: str
     text_b: str = None
     label: str = None
+    end_line: int = None
 
 
 @dataclasses.dataclass
@@ -56,17 +69,23 @@ class FileSpec:
     """Where one split's examples are and how to read them.
 
     Attributes:
-        path: the file (.csv, .tsv, .jsonl, .json, each optionally .gz).
+        path: the file (.csv, .tsv, .jsonl, .json, .txt, each optionally
+            .gz), or "-" for standard input.
         text_column, text_b_column, label_column: column names, or 0-based
             indices (ints, or strings of digits when no column has that
             name). `text_b_column` None: single texts. `label_column` None:
             an unlabelled file (prediction).
-        format: "csv", "tsv" or "jsonl"; default from the file name.
+        format: "csv", "tsv", "jsonl" or "text" (one text per line, no
+            labels); default from the file name (required for "-").
         header: CSV/TSV only: the first line names the columns (default).
-        quoting: CSV/TSV only: "minimal" (fields may be quoted, the csv
-            module's rule) or "none" (quotes are text, as GLUE's TSVs).
-        max_line_bytes: longest allowed line (record) in bytes.
+        quoting: CSV/TSV only: "minimal" (fields may be double-quoted, the
+            csv module's rule) or "none" (quotes are text). Default: minimal
+            for CSV, none for TSV.
+        max_line_bytes: longest allowed line in bytes, and longest CSV field.
         on_bad_row: "error" or "skip" (row-level problems only).
+
+    After a pass, `skipped` and `skip_reasons` count the bad rows skipped,
+    and `multiline` the records that spanned several lines.
     """
 
     path: str
@@ -75,26 +94,43 @@ class FileSpec:
     label_column: object = "label"
     format: str = None
     header: bool = True
-    quoting: str = "minimal"
+    quoting: str = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     on_bad_row: str = "error"
     skipped: int = dataclasses.field(default=0, compare=False)
     skip_reasons: dict = dataclasses.field(default_factory=dict, compare=False)
+    multiline: int = dataclasses.field(default=0, compare=False)
 
     def __post_init__(self):
         self.path = os.fspath(self.path)
         if self.format is None:
+            if self.path == STDIN:
+                raise DataFileError("Reading standard input needs its format: one of "
+                                    f"{', '.join(FORMATS)} (--input-format).")
             self.format = guess_format(self.path)
         if self.format not in FORMATS:
-            raise DataFileError(f"format={self.format!r} for {self.path!r} is not one of "
-                                f"{', '.join(FORMATS)}.")
+            raise DataFileError(f"The format {self.format!r} of {shown(self.path)} is not one "
+                                f"of {', '.join(FORMATS)}.")
         if self.on_bad_row not in ("error", "skip"):
             raise ValueError(f"on_bad_row must be 'error' or 'skip', got {self.on_bad_row!r}.")
+        if self.quoting is None:
+            self.quoting = "minimal" if self.format == "csv" else "none"
         if self.quoting not in ("minimal", "none"):
             raise ValueError(f"quoting must be 'minimal' or 'none', got {self.quoting!r}.")
-        if not isinstance(self.max_line_bytes, int) or self.max_line_bytes < 16:
-            raise ValueError(f"max_line_bytes must be an integer >= 16, got "
-                             f"{self.max_line_bytes!r}.")
+        if (not isinstance(self.max_line_bytes, int) or isinstance(self.max_line_bytes, bool)
+                or self.max_line_bytes < 16):
+            raise ValueError(f"max_line_bytes (--max-line-bytes) must be an integer >= 16, "
+                             f"got {self.max_line_bytes!r}.")
+        if self.format == "text":
+            self.header = False
+            if self.text_column in ("text", None):
+                self.text_column = 0
+            if self.label_column is not None or self.text_b_column is not None:
+                what = "labels" if self.label_column is not None else "second texts"
+                raise DataFileError(
+                    f"{shown(self.path)} is read as plain text, one text per line (.txt or "
+                    f"--input-format text), which holds no {what}; give a labelled or paired "
+                    "file as .csv, .tsv or .jsonl.")
 
     @property
     def pair(self):
@@ -102,80 +138,6 @@ class FileSpec:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
-
-
-def guess_format(path):
-    """"csv", "tsv" or "jsonl" from a file name (".gz" ignored)."""
-    name = os.path.basename(path).lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    for suffix, fmt in ((".csv", "csv"), (".tsv", "tsv"), (".tab", "tsv"), (".txt", "tsv"),
-                        (".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl")):
-        if name.endswith(suffix):
-            return fmt
-    raise DataFileError(f"Cannot tell the format of {path!r} from its name; name it .csv, "
-                        ".tsv or .jsonl (optionally .gz), or pass format='csv'|'tsv'|'jsonl'.")
-
-
-def _open_binary(path):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Data file {path!r} does not exist; check the path.")
-    if os.path.isdir(path):
-        raise DataFileError(f"Data file {path!r} is a directory; pass a file (for a GLUE "
-                            "task folder use --glue TASK --data-dir DIR).")
-    handle = open(path, "rb")
-    magic = handle.read(2)
-    handle.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=handle, mode="rb")
-    return handle
-
-
-def _check_encoding(path, first_bytes, boms_only=False):
-    boms = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
-            (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
-    for bom, name in boms:
-        if first_bytes.startswith(bom):
-            raise DataFileError(
-                f"{path!r} is encoded as {name} (byte-order mark {bom.hex(' ')}); data files "
-                f"must be UTF-8. Convert it, e.g. `iconv -f {name} -t UTF-8 IN > OUT`.")
-    if not boms_only and b"\x00" in first_bytes:
-        raise DataFileError(
-            f"{path!r} line 1 holds NUL bytes, as UTF-16 text without a byte-order mark "
-            "does; data files must be UTF-8. Convert it, e.g. `iconv -f UTF-16 -t UTF-8`.")
-
-
-def iter_lines(path, max_line_bytes=DEFAULT_MAX_LINE_BYTES):
-    """(line number, decoded line) for each line of a UTF-8 file, gzipped or not.
-
-    Reads at most `max_line_bytes + 1` bytes per line, so a file without line
-    breaks fails at once with a `DataFileError` instead of being read whole.
-    """
-    with _open_binary(path) as handle:
-        number = 0
-        while True:
-            raw = handle.readline(max_line_bytes + 1)
-            if not raw:
-                return
-            number += 1
-            if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
-            elif number == 1:
-                _check_encoding(path, raw[:4], boms_only=True)
-            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-                raise DataFileError(
-                    f"{path!r} line {number} is longer than {max_line_bytes:,} bytes "
-                    "(max_line_bytes); is it one huge line, or a file of another format? "
-                    "Put one example per line, or raise max_line_bytes.")
-            if number == 1:
-                _check_encoding(path, raw[:4096])
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataFileError(
-                    f"{path!r} line {number} is not valid UTF-8 (byte {raw[error.start]:#04x} "
-                    f"at column {error.start + 1}); data files must be UTF-8.") from None
-            yield number, text
 
 
 def _resolve_column(spec, role, column, header):
@@ -186,11 +148,17 @@ def _resolve_column(spec, role, column, header):
         return column
     column = str(column)
     if header is not None and column in header:
-        return header.index(column)
+        positions = [i for i, name in enumerate(header) if name == column]
+        if len(positions) > 1:
+            raise DataFileError(
+                f"{shown(spec.path)} line 1: the header names {column!r} (--{role}-column) "
+                f"{len(positions)} times (0-based columns {', '.join(map(str, positions))}); "
+                "rename the duplicates, or pass the column's 0-based index.")
+        return positions[0]
     if column.isdigit():
         return int(column)
     available = ", ".join(repr(c) for c in header) if header else "none (header=False)"
-    raise DataFileError(f"{spec.path!r} line 1: no column {column!r} for --{role}-column; "
+    raise DataFileError(f"{shown(spec.path)} line 1: no column {column!r} for --{role}-column; "
                         f"the columns are {available}. Pass one of them, or a 0-based index.")
 
 
@@ -198,26 +166,51 @@ class _BadRow(Exception):
     pass
 
 
+def _unique_keys(pairs):
+    """A JSON object's dict; a key given twice would silently keep one of two values."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _BadRow(f"has the key {twice!r} twice; keep one")
+    return value
+
+
 def _records(spec):
-    """(line, fields list or dict) for each record of the file."""
+    """(first line, last line, fields list or dict, or a _BadRow) per record."""
     lines = iter_lines(spec.path, spec.max_line_bytes)
     if spec.format == "jsonl":
         for number, text in lines:
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
+                value = json.loads(text, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as error:
-                yield number, _BadRow(f"is not valid JSON ({error.msg} at column {error.colno})")
+                yield number, number, _BadRow(
+                    f"is not valid JSON ({error.msg} at column {error.colno})")
+                continue
+            except _BadRow as reason:
+                yield number, number, reason
                 continue
             if not isinstance(value, (dict, list)):
-                yield number, _BadRow(f"is a JSON {type(value).__name__}, not an object")
+                yield number, number, _BadRow(
+                    f"is a JSON {type(value).__name__}, not an object")
                 continue
-            yield number, value
+            yield number, number, value
         return
-    delimiter = "," if spec.format == "csv" else "\t"
-    quoting = csv.QUOTE_NONE if spec.quoting == "none" else csv.QUOTE_MINIMAL
-    # Track the physical line each record starts on (quoted fields may span lines).
+    if spec.format == "text" or spec.quoting == "none":
+        # One record per line: quotes are text, so no record spans lines.
+        for number, text in lines:
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            yield number, number, [text] if spec.format == "text" else text.split(
+                "," if spec.format == "csv" else "\t")
+        return
+    # Quoted fields may hold delimiters and line breaks (RFC 4180). strict:
+    # a quote that opens a field and closes mid-field is an error, not text
+    # that runs on over the following rows.
+    csv.field_size_limit(max(csv.field_size_limit(), spec.max_line_bytes + 1))
     state = {"line": 0}
 
     def counted():
@@ -225,7 +218,8 @@ def _records(spec):
             state["line"] = number
             yield text
 
-    reader = csv.reader(counted(), delimiter=delimiter, quoting=quoting, strict=False)
+    reader = csv.reader(counted(), delimiter="," if spec.format == "csv" else "\t",
+                        quoting=csv.QUOTE_MINIMAL, strict=True)
     start = 1
     while True:
         try:
@@ -233,11 +227,21 @@ def _records(spec):
         except StopIteration:
             return
         except csv.Error as error:
-            raise DataFileError(f"{spec.path!r} line {state['line']}: {error}.") from None
-        line, start = start, state["line"] + 1
+            line, end, start = start, state["line"], state["line"] + 1
+            if "field limit" in str(error):
+                reason = (f"has a field longer than {spec.max_line_bytes:,} characters "
+                          "(--max-line-bytes); raise --max-line-bytes")
+            else:
+                reason = (f"is not valid {spec.format.upper()} ({error}): a double quote "
+                          "opens a quoted field that does not close cleanly; quote the "
+                          'whole field and double the quotes inside it (""), or pass '
+                          "--quoting none if quotes are plain text")
+            yield line, end, _BadRow(reason)
+            continue
+        line, end, start = start, state["line"], state["line"] + 1
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue
-        yield line, fields
+        yield line, end, fields
 
 
 def _field(spec, fields, column, index, role):
@@ -263,17 +267,20 @@ def _field(spec, fields, column, index, role):
     return fields[index]
 
 
-def _as_text(value, column, role):
+def _as_text(value, column, role, string=False):
+    """A field as text; `string`: a JSON text must be a JSON string, not 12 or true."""
     if value is None:
         raise _BadRow(f"has no value in --{role}-column {column!r}")
-    if isinstance(value, (dict, list)):
-        raise _BadRow(f"holds a JSON {type(value).__name__} in --{role}-column {column!r}")
+    if isinstance(value, (dict, list)) or (string and not isinstance(value, str)):
+        kind = {bool: "boolean", int: "number", float: "number"}.get(type(value),
+                                                                    type(value).__name__)
+        raise _BadRow(f"holds a JSON {kind} in --{role}-column {column!r}, not a string")
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _bad(spec, line, reason):
+def _bad(spec, line, reason, end=None):
     """Raises for a bad row, or counts it when skipping."""
-    message = f"{spec.path!r} line {line} {reason}."
+    message = f"{shown(spec.path)} {where(line, end)} {reason}."
     if spec.on_bad_row == "error":
         raise DataFileError(message + " Fix the row, or pass --skip-bad-rows to skip and "
                             "count such rows.")
@@ -295,36 +302,51 @@ def iter_rows(spec, with_labels=True):
     """
     spec.skipped = 0
     spec.skip_reasons = {}
+    spec.multiline = 0
     records = _records(spec)
     indices = {}
     roles = [("text", spec.text_column), ("text-b", spec.text_b_column)]
     if with_labels:
         roles.append(("label", spec.label_column))
     header = None
-    if spec.format != "jsonl":
+    width = None  # the field count every CSV/TSV record must have
+    if spec.format in ("csv", "tsv"):
         if spec.header:
             first = next(records, None)
             if first is None:
-                raise DataFileError(f"{spec.path!r} is empty: no header and no examples.")
-            if isinstance(first[1], _BadRow):
-                raise DataFileError(f"{spec.path!r} line 1 {first[1]}.")
-            header = [h.strip() for h in first[1]]
+                raise DataFileError(f"{shown(spec.path)} is empty: no header and no examples.")
+            if isinstance(first[2], _BadRow):
+                raise DataFileError(f"{shown(spec.path)} {where(*first[:2])} (the header) "
+                                    f"{first[2]}.")
+            header = [h.strip() for h in first[2]]
+            width = (len(header), "the header")
         for role, column in roles:
             indices[role] = _resolve_column(spec, role, column, header)
-    for line, fields in records:
+    elif spec.format == "text":
+        indices["text"] = 0
+    for line, end, fields in records:
         if isinstance(fields, _BadRow):
-            _bad(spec, line, str(fields))
+            _bad(spec, line, str(fields), end)
             continue
+        if spec.format in ("csv", "tsv"):
+            if width is None:  # no header: the first record sets the count
+                width = (len(fields), f"line {line}")
+            if len(fields) != width[0]:
+                separator = "comma" if spec.format == "csv" else "tab"
+                _bad(spec, line, f"has {len(fields)} fields where {width[1]} has {width[0]} "
+                     f"(an unquoted {separator} inside a text shifts the columns"
+                     + ("; quote such texts" if spec.format == "csv" else "") + ")", end)
+                continue
         try:
             text = _as_text(_field(spec, fields, spec.text_column, indices.get("text"),
-                                   "text"), spec.text_column, "text")
+                                   "text"), spec.text_column, "text", spec.format == "jsonl")
             if not text.strip():
                 raise _BadRow(f"has an empty text in --text-column {spec.text_column!r}")
             text_b = None
             if spec.text_b_column is not None:
                 text_b = _as_text(_field(spec, fields, spec.text_b_column,
                                          indices.get("text-b"), "text-b"),
-                                  spec.text_b_column, "text-b")
+                                  spec.text_b_column, "text-b", spec.format == "jsonl")
                 if not text_b.strip():
                     raise _BadRow("has an empty text in --text-b-column "
                                   f"{spec.text_b_column!r}")
@@ -335,9 +357,11 @@ def iter_rows(spec, with_labels=True):
                 if not label:
                     raise _BadRow(f"has an empty label in --label-column {spec.label_column!r}")
         except _BadRow as reason:
-            _bad(spec, line, str(reason))
+            _bad(spec, line, str(reason), end)
             continue
-        yield Row(line, text, text_b, label)
+        if end != line:
+            spec.multiline += 1
+        yield Row(line, text, text_b, label, end if end != line else None)
 
 
 def _as_number(value):
@@ -348,9 +372,24 @@ def _as_number(value):
     return number if math.isfinite(number) else None
 
 
+def integer_key(value):
+    """"1" for "1", "1.0", "01" or "1e0": the class key of an integer-valued label, else None."""
+    number = _as_number(value)
+    if number is None or not number.is_integer():
+        return None
+    try:
+        return str(int(value))  # exact for integers beyond float precision
+    except ValueError:
+        return str(int(number))
+
+
 @dataclasses.dataclass
 class LabelInfo:
-    """What the labels are: class names (in id order) or a regression target."""
+    """What the labels are: class names (in id order) or a regression target.
+
+    When every class name is an integer ("0", "1", ...), a label is looked up
+    by its integer value, so "1" and "1.0" are one class.
+    """
 
     kind: str  # "classification" or "regression"
     names: list = None
@@ -369,6 +408,13 @@ class LabelInfo:
     def num_classes(self):
         return 1 if self.regression else len(self.names)
 
+    def class_id(self, label):
+        """The id of a raw label string, or None when it is no class."""
+        index = self.ids.get(label)
+        if index is None and self.names and all(integer_key(n) == n for n in self.names):
+            index = self.ids.get(integer_key(label))
+        return index
+
     def to_json(self):
         return {"kind": self.kind, "names": self.names}
 
@@ -380,9 +426,10 @@ class LabelInfo:
 def infer_labels(spec, task=None, label_names=None):
     """Reads a training split once and returns its `LabelInfo` and example count.
 
-    Classification labels are the distinct values, sorted (numerically when
-    all are integers); labels that are numbers with a fraction (e.g. "3.8"),
-    or `task="regression"`, make a regression task.
+    Classification labels are the distinct values, sorted; when all are
+    integer-valued numbers, classes are keyed by the integer ("1" and "1.0"
+    are class "1") and sorted numerically. Labels that are numbers with a
+    fraction (e.g. "3.8"), or `task="regression"`, make a regression task.
 
     Args:
         spec: the training `FileSpec`.
@@ -401,16 +448,17 @@ def infer_labels(spec, task=None, label_names=None):
     values = set()
     fractional = False
     count = 0
+    fixed = LabelInfo("classification", list(label_names)) if label_names else None
     for row in iter_rows(spec):
         number = _as_number(row.label)
-        if label_names is not None and task != "regression" and row.label not in label_names:
+        if fixed is not None and task != "regression" and fixed.class_id(row.label) is None:
             _bad(spec, row.line, f"has label {row.label!r} in --label-column "
-                 f"{spec.label_column!r}, not one of {label_names}")
+                 f"{spec.label_column!r}, not one of {label_names}", row.end_line)
             continue
         if number is None:
             if task == "regression":
                 _bad(spec, row.line, f"has label {row.label!r} in --label-column "
-                     f"{spec.label_column!r}, not a number (task: regression)")
+                     f"{spec.label_column!r}, not a number (task: regression)", row.end_line)
                 continue
             first_word = first_word or (row.line, row.label)
         else:
@@ -418,7 +466,7 @@ def infer_labels(spec, task=None, label_names=None):
             fractional = fractional or not float(number).is_integer()
         if first_number and first_word and task != "classification":
             raise DataFileError(
-                f"{spec.path!r}: the label column {spec.label_column!r} mixes numbers (line "
+                f"{shown(spec.path)}: the label column {spec.label_column!r} mixes numbers (line "
                 f"{first_number[0]}: {first_number[1]!r}) and words (line {first_word[0]}: "
                 f"{first_word[1]!r}). Fix the rows, or pass --task classification to treat "
                 "every label as a class name.")
@@ -427,19 +475,19 @@ def infer_labels(spec, task=None, label_names=None):
         count += 1
     if count == 0:
         skipped = f" ({spec.skipped} bad rows skipped)" if spec.skipped else ""
-        raise DataFileError(f"{spec.path!r} holds no examples{skipped}; a split needs at "
+        raise DataFileError(f"{shown(spec.path)} holds no examples{skipped}; a split needs at "
                             "least one labelled row.")
     if task == "regression" or (task is None and label_names is None and fractional
                                 and not first_word):
         return LabelInfo("regression"), count
     if label_names is not None:
         return LabelInfo("classification", list(label_names)), count
-    if first_word is None:
-        names = sorted(values, key=lambda v: (float(v), v))
+    if first_word is None:  # integers: one class per integer value
+        names = sorted({integer_key(v) for v in values}, key=int)
     else:
         names = sorted(values)
     if len(names) < 2:
-        raise DataFileError(f"{spec.path!r}: every training label is {names[0]!r}; a "
+        raise DataFileError(f"{shown(spec.path)}: every training label is {names[0]!r}; a "
                             "classifier needs at least 2 classes (or pass --task regression).")
     return LabelInfo("classification", names), count
 
@@ -450,14 +498,15 @@ def label_id(labels, spec, row):
         number = _as_number(row.label)
         if number is None:
             return _bad(spec, row.line, f"has label {row.label!r} in --label-column "
-                        f"{spec.label_column!r}, not a number (the task is regression)")
+                        f"{spec.label_column!r}, not a number (the task is regression)",
+                        row.end_line)
         return number
-    index = labels.ids.get(row.label)
+    index = labels.class_id(row.label)
     if index is None:
-        shown = labels.names if len(labels.names) <= 20 else labels.names[:20] + ["..."]
+        names = labels.names if len(labels.names) <= 20 else labels.names[:20] + ["..."]
         return _bad(spec, row.line, f"has label {row.label!r} in --label-column "
                     f"{spec.label_column!r}, which the training split does not have "
-                    f"(training labels: {shown})")
+                    f"(training labels: {names})", row.end_line)
     return index
 
 
@@ -477,38 +526,6 @@ def count_examples(spec, labels=None):
         count += 1
     if count == 0:
         skipped = f" ({spec.skipped} bad rows skipped)" if spec.skipped else ""
-        raise DataFileError(f"{spec.path!r} holds no examples{skipped}; the split is empty.")
+        raise DataFileError(f"{shown(spec.path)} holds no examples{skipped}; the split is "
+                            "empty.")
     return count
-
-
-def read_texts(stream, spec_like=None):
-    """Rows of unlabelled texts from an open text stream (e.g. stdin), as JSONL or lines.
-
-    Each line is a JSON object (with the spec's text columns) or, when it
-    does not start with "{", the text itself.
-    """
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        if line.lstrip().startswith("{"):
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataFileError(f"<stdin> line {number} is not valid JSON ({error.msg}).") \
-                    from None
-            text_column = spec_like.text_column if spec_like else "text"
-            text_b_column = spec_like.text_b_column if spec_like else None
-            if text_column not in value:
-                raise DataFileError(f"<stdin> line {number} has no key {text_column!r} "
-                                    f"(keys: {', '.join(map(repr, value))}).")
-            text_b = value.get(text_b_column) if text_b_column else None
-            if text_b_column and text_b is None:
-                raise DataFileError(f"<stdin> line {number} has no key {text_b_column!r}.")
-            yield Row(number, str(value[text_column]), text_b, None)
-        else:
-            yield Row(number, line.rstrip("\r\n"), None, None)
-
-
-def open_text(path):
-    """An iterable of text lines of a UTF-8 file (helper for tests and tools)."""
-    return io.TextIOWrapper(_open_binary(path), encoding="utf-8")

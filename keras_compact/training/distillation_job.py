@@ -176,14 +176,24 @@ def check_job(job):
             "it, or set general_steps to 0.")
     if not job.teacher:
         raise ValueError("teacher is required: the fine-tuned classifier.keras.")
+    output = os.path.realpath(job.output_dir)
+    for name in ("teacher", "pretrained"):
+        path = getattr(job, name)
+        # --overwrite would replace the run record (and outputs) of the run that
+        # wrote the teacher: its directory is another run's.
+        if path and os.path.commonpath([output, os.path.realpath(path)]) == output:
+            raise ValueError(
+                f"output_dir (--output-dir) {job.output_dir!r} holds the {name} "
+                f"{path!r}; distilling there would overwrite the run that wrote it. Pass a "
+                "new --output-dir, e.g. a sibling folder.")
+    from keras_compact.utils.validation import require_positive
+
     for name in ("learning_rate", "general_learning_rate", "scratch_learning_rate",
                  "temperature"):
         value = getattr(job, name)
         if name == "scratch_learning_rate" and value is None:
             continue
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive number, got "
-                             f"{value!r}.")
+        require_positive(f"--{name.replace('_', '-')}", value)
     from keras_compact.models.backbone import check_config_keys
     from keras_compact.models.presets import get_preset_config
     from keras_compact.utils.paths import require_file
@@ -629,12 +639,12 @@ def run_distillation(job, verbose="auto", overwrite=False):
 
 
 def _task_info_for_student(job, data, tokenizer):
-    from keras_compact.training.tasks import TASK_FILE
+    from keras_compact.tasks.task_file import TASK_FILE
+    from keras_compact.tasks.task_file import read_task_file
 
     info_path = os.path.join(os.path.dirname(os.path.abspath(job.teacher)), TASK_FILE)
     if os.path.isfile(info_path):
-        with open(info_path, encoding="utf-8") as handle:
-            info = json.load(handle)
+        info = read_task_file(info_path)
     else:
         options = job.data
         info = {"name": data["name"], "labels": data["labels"].to_json(),

@@ -85,18 +85,16 @@ def check_job(job):
     from keras_compact.models.backbone import check_config_keys
     from keras_compact.utils.paths import require_file
 
+    from keras_compact.utils.validation import require_positive
+
     for name in ("steps", "batch_size", "checkpoint_every", "seq_len"):
-        value = getattr(job, name)
-        if not _positive_int(value):
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got "
-                             f"{value!r}.")
+        require_positive(f"--{name.replace('_', '-')}", getattr(job, name), integer=True)
     if job.seq_len < 5:
         raise ValueError(f"--seq-len {job.seq_len} is too short; use at least 5 (128 usual).")
     if not _positive_int(job.vocab_size) or job.vocab_size < 6:
         raise ValueError(f"--vocab-size must exceed the 5 special pieces, got {job.vocab_size!r}.")
-    if job.learning_rate is not None and not (
-            math.isfinite(job.learning_rate) and job.learning_rate > 0):
-        raise ValueError(f"--learning-rate must be a positive number, got {job.learning_rate!r}.")
+    if job.learning_rate is not None:
+        require_positive("--learning-rate", job.learning_rate)
     if job.warmup_steps is not None and not 0 <= job.warmup_steps <= job.steps:
         raise ValueError(f"--warmup-steps must be in [0, --steps={job.steps}], got "
                          f"{job.warmup_steps!r}.")

@@ -22,9 +22,10 @@ import os
 
 import numpy as np
 
+from keras_compact.tasks.task_file import TASK_FILE
+from keras_compact.tasks.task_file import check_task_file_against_model
+from keras_compact.tasks.task_file import read_task_file
 from keras_compact.utils.model_files import load_keras_file
-
-TASK_FILE = "task.json"
 MODEL_FILE = "classifier.keras"
 TOKENIZER_DIR = "tokenizer"  # runs written before the preprocessor was saved inside
 # Keys of task.json that the model's preprocessor answers (never written, so
@@ -42,8 +43,7 @@ def find_tokenizer_beside(path):
     folder = os.path.dirname(os.path.abspath(path))
     info = os.path.join(folder, TASK_FILE)
     if os.path.isfile(info):
-        with open(info, encoding="utf-8") as handle:
-            tokenizer = json.load(handle).get("tokenizer")
+        tokenizer = read_task_file(info).get("tokenizer")
         if tokenizer:
             return os.path.join(folder, tokenizer)
     candidates = [os.path.join(folder, TOKENIZER_DIR), os.path.join(folder, "vocab", "spm.model"),
@@ -181,8 +181,14 @@ def evaluate_predictions(outputs, gold, labels, metrics):
 def evaluate_split(model, source, labels, tokenizer, seq_len, metrics, batch_size=64):
     """Every metric in `metrics` over a whole labelled split."""
     from keras_compact.tasks.datasets import collect_labels
+    from keras_compact.tasks.datasets import is_pair
     from keras_compact.tasks.datasets import make_dataset
+    from keras_compact.utils.validation import require_positive
 
+    require_positive("batch_size", batch_size, integer=True)
+    pair = getattr(getattr(model, "preprocessor", None), "pair", None)
+    if pair is not None and is_pair(source) != pair:
+        raise ValueError(_pairing_mismatch(pair))
     dataset = make_dataset(source, labels, tokenizer, seq_len=seq_len, batch_size=batch_size)
     outputs = predict_outputs(model, dataset)
     gold = collect_labels(source, labels)
@@ -219,7 +225,9 @@ def save_task_model(model, output_dir, info, tokenizer=None):
         tokenizer: the `TextTokenizer` the model was trained with.
     """
     from keras_compact.utils.atomic import atomic_file
+    from keras_compact.utils.validation import require_finite_weights
 
+    require_finite_weights(model, f"The model for {os.path.join(output_dir, MODEL_FILE)!r}")
     if getattr(model, "preprocessor", None) is None:
         if tokenizer is None:
             raise ValueError("save_task_model needs the tokenizer of a model saved "
@@ -281,6 +289,13 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     from keras_compact.tasks.datasets import make_dataset
     from keras_compact.training.finetune import make_adamw
 
+    from keras_compact.utils.validation import require_in_range
+    from keras_compact.utils.validation import require_positive
+
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seq_len", seq_len)):
+        require_positive(name, value, integer=True)
+    require_positive("learning_rate", learning_rate)
+    require_in_range("dropout", dropout, 0, 1)
     labels = task["labels"]
     train_count = task["counts"]["train"]
     if train_count < batch_size:
@@ -313,9 +328,18 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     print(f"Fine-tuning {backbone.count_params():,} backbone parameters: {epochs} epochs of "
           f"{steps_per_epoch} steps, batch {batch_size}, AdamW peak {learning_rate:g}",
           flush=True)
-    classifier.fit(train, validation_data=validation, epochs=epochs,
-                   steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False,
-                   callbacks=[_epoch_printer()] if verbose else [])
+    import keras
+
+    history = classifier.fit(
+        train, validation_data=validation, epochs=epochs, steps_per_epoch=steps_per_epoch,
+        verbose=0, shuffle=False,
+        callbacks=[keras.callbacks.TerminateOnNaN()] + ([_epoch_printer()] if verbose else []))
+    losses = history.history.get("loss", [])
+    if len(losses) < epochs or not np.isfinite(losses).all():
+        raise ValueError(f"Training diverged: the loss became NaN or infinite in epoch "
+                         f"{len(losses)} of {epochs} (learning_rate {learning_rate:g}); "
+                         f"nothing was saved in {output_dir!r}. Lower the learning rate "
+                         "(--learning-rate) and train again.")
     scores = {}
     for split, spec in [*task["validation"].items(), *task["test"].items()]:
         if getattr(spec, "label_column", "in memory") is None:
@@ -341,7 +365,10 @@ def load_task_model(model_path):
 
     Raises:
         FileNotFoundError: no model, or no task.json beside it (names the path).
+        ValueError: not a task model (e.g. a backbone), or a task.json that
+            does not fit it (`keras_compact.tasks.task_file`).
     """
+    from keras_compact.models import TextClassifier
     from keras_compact.tasks.datasets import load_text_tokenizer
     from keras_compact.tasks.datasets import text_tokenizer_from_layer
     from keras_compact.tasks.text_files import LabelInfo
@@ -351,14 +378,17 @@ def load_task_model(model_path):
         model_path = os.path.join(model_path, MODEL_FILE)
     require_file(model_path, "--model", "the classifier.keras written by `keras-compact "
                  "finetune` (or the student/ of `distill`)")
+    model = load_keras_file(
+        model_path, "--model", TextClassifier,
+        fix="a backbone has no task head; fine-tune it first (`keras-compact finetune "
+        "--backbone PATH`) and pass the classifier.keras that writes")
     info_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), TASK_FILE)
     if not os.path.isfile(info_path):
         raise FileNotFoundError(f"No {TASK_FILE} beside {model_path!r}: it holds the labels "
                                 "and columns; keep the run directory together.")
-    with open(info_path, encoding="utf-8") as handle:
-        info = json.load(handle)
+    info = read_task_file(info_path)
+    check_task_file_against_model(info, model, info_path)
     info["label_info"] = LabelInfo.from_json(info["labels"])
-    model = load_keras_file(model_path, "--model")
     preprocessor = getattr(model, "preprocessor", None)
     if preprocessor is not None:
         tokenizer = text_tokenizer_from_layer(preprocessor.tokenizer,
@@ -375,10 +405,20 @@ def load_task_model(model_path):
     return model, info, tokenizer
 
 
+def _pairing_mismatch(pair):
+    if pair:
+        return ("The model classifies text pairs, but the data names no second text; pass "
+                "text_b_column (--text-b-column).")
+    return ("The model classifies single texts, but the data has second texts "
+            "(text_b_column, --text-b-column), which it would ignore; drop --text-b-column.")
+
+
 def predict_rows(model, info, tokenizer, rows, batch_size=32):
     """Yields one dict per row: the label (or score) and, for classes, probabilities."""
     from keras_compact.tasks.datasets import _pack
+    from keras_compact.utils.validation import require_positive
 
+    require_positive("batch_size", batch_size, integer=True)
     labels = info["label_info"]
     tokenize = tokenizer.tokenize_fn()
     seq_len = info["seq_len"]
@@ -408,6 +448,8 @@ def predict_rows(model, info, tokenizer, rows, batch_size=32):
         if info["pair"] and row.text_b is None:
             raise ValueError(f"line {row.line}: the model classifies text pairs; give "
                              f"{info['text_column']!r} and {info['text_b_column']!r}.")
+        if not info["pair"] and row.text_b is not None:
+            raise ValueError(_pairing_mismatch(False))
         batch.append(row)
         if len(batch) == batch_size:
             yield from flush(batch)

@@ -137,16 +137,19 @@ def apply_umask_modes(path):
 
 
 @contextlib.contextmanager
-def naming_path(path):
-    """Re-raises an OSError that names no file (a write's ENOSPC) with `path`.
+def naming_path(path, temp=None):
+    """Re-raises an OSError that names no file, or the temporary `temp`, with `path`.
 
     A failed `write()` reports "No space left on device" without saying
-    where; inside this context the error names the file being written.
+    where, and a failed `open(temp)` names the hidden temporary file the user
+    never gave; inside this context the error names the file being written.
     """
     try:
         yield
     except OSError as error:
-        if error.filename is None and error.errno is not None:
+        named = error.filename
+        if error.errno is not None and (named is None or (
+                temp is not None and os.fspath(named) == os.fspath(temp))):
             raise type(error)(error.errno, error.strerror or os.strerror(error.errno),
                               os.fspath(path)) from error
         raise
@@ -188,7 +191,7 @@ def atomic_file(path):
     # Keep the extension: Keras picks the format from it (.keras, .h5, ...).
     temp = os.path.join(directory, temporary_name(base, f".tmp{extension}"))
     try:
-        with naming_path(path):
+        with naming_path(path, temp):
             yield temp
         apply_umask_modes(temp)
         os.replace(temp, path)

@@ -1,6 +1,7 @@
 """Loading a saved `.keras` model with errors that name what it was given as."""
 
 import os
+import zipfile
 
 
 def load_keras_file(path, what, expected=None, fix=None):
@@ -17,8 +18,9 @@ def load_keras_file(path, what, expected=None, fix=None):
 
     Raises:
         FileNotFoundError: `path` is not a file.
-        ValueError: Keras cannot load it (zip, config or weight errors), or it
-            holds another class.
+        ValueError: it is not a zip archive (a .keras file is one), Keras
+            cannot load it (zip, config or weight errors), or it holds another
+            class.
     """
     import keras
 
@@ -27,6 +29,12 @@ def load_keras_file(path, what, expected=None, fix=None):
     register_keras_classes()
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} {path!r} does not exist.")
+    if not zipfile.is_zipfile(path):  # else Keras answers "File not found"
+        with open(path, "rb") as handle:
+            start = handle.read(16)
+        raise ValueError(f"{what} {path!r} is not a .keras file: a .keras file is a zip "
+                         f"archive, and this file starts with {start!r}. Pass the .keras file "
+                         "written by keras-compact (or model.save).")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # zip, config or weight errors from Keras

@@ -83,7 +83,10 @@ def test_tfrecords_length_is_checked_and_is_the_default(tmp_path, examples, spm_
     (["pretrain", "--vocab-size", "0"], "--vocab-size must exceed"),
     (["distill", "--learning-rate", "-1", "--num-variants", "0"],
      "--learning-rate must be a positive number"),
-    (["finetune", "--learning-rate", "0"], "--learning-rate must be positive"),
+    (["finetune", "--learning-rate", "0"], "--learning-rate must be a positive number"),
+    (["finetune", "--learning-rate", "inf"], "--learning-rate must be a positive number, got "
+     "inf; only finite values can train"),
+    (["finetune", "--learning-rate", "nan"], "--learning-rate must be a positive number"),
 ])
 def test_bad_training_values_are_rejected(argv, message, tmp_path, spm_model, examples,
                                          capsys):

@@ -238,7 +238,7 @@ def test_bad_files_exit_2_naming_file_and_line_and_write_nothing(tmp_path, capsy
     code = main(["finetune", "--output-dir", str(tmp_path / "never"), "--preset",
                  "tinybert_4", "--tokenizer", vocab, "--train", train, "--validation", dev,
                  "--text-column", "sentence", "--skip-bad-rows", "--epochs", "0"])
-    assert code == 2 and "--epochs must be positive" in _out(capsys)[1]
+    assert code == 2 and "--epochs must be a positive integer" in _out(capsys)[1]
 
 
 def test_help_is_fast_and_does_not_start_tensorflow(tmp_path):
