@@ -26,6 +26,9 @@ from keras_compact.utils.model_files import load_keras_file
 
 TASK_FILE = "task.json"
 MODEL_FILE = "classifier.keras"
+# What a fine-tuning run writes in its directory (`overwrite` removes these);
+# labels.json: the bundled section task's older run format.
+FINETUNE_OUTPUTS = (MODEL_FILE, TASK_FILE, "labels.json")
 TOKENIZER_DIR = "tokenizer"  # runs written before the preprocessor was saved inside
 # Keys of task.json that the model's preprocessor answers (never written, so
 # the two cannot disagree).
