@@ -273,7 +273,7 @@ def run_job(job, strategy=None, verbose="auto", overwrite=False):
     settings resumes, one with other settings stops before writing anything
     unless `overwrite`.
     """
-    from keras_compact.data import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.distribute import is_chief
     from keras_compact.training.pretrain import run_pretraining
     from keras_compact.utils.run_settings import check_run_settings
