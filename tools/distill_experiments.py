@@ -252,7 +252,7 @@ def run_general(args):
                            learning_rate=args.teacher_lr)
     keras.utils.set_random_seed(args.seed)
     vocab = prepare_vocabulary(job)
-    from keras_compact.data import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
 
     saved = os.path.join(job.output_dir, "pretrainer.keras")
     if os.path.isfile(saved):  # pretrained by an earlier run of this script

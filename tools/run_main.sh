@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 . .venv/bin/activate
 export TF_CPP_MIN_LOG_LEVEL=2
-keras-compact demo "$@"
+keras-compact main-job "$@"

@@ -126,7 +126,7 @@ def report(result):
     from keras_compact.training.distillation_job import format_table
 
     print(f"\n== Teacher and students on the test split ({result.get('metric', 'accuracy')})")
-    print(format_table(result["table"]))
+    print(format_table(result["table"], result.get("metric", "accuracy")))
     print(f"Optimizer steps per stage: {result['steps']}")
     print("\n== Written")
     for name, path in result["paths"].items():

@@ -105,6 +105,7 @@ def input_identity(path, flag, what, folder=None):
     """
     from keras_compact.utils.paths import require_file
     from keras_compact.utils.run_settings import file_identity
+    from keras_compact.utils.run_settings import folder_identity
 
     if path is None:
         return None
@@ -112,10 +113,7 @@ def input_identity(path, flag, what, folder=None):
         if folder is not True and not os.path.isfile(os.path.join(path, folder)):
             raise IsADirectoryError(errno.EISDIR, f"{flag} is a directory without {folder}; "
                                     f"pass {what}", path)
-        return {"folder": file_identity(path),
-                "files": {name: file_identity(os.path.join(path, name), content_hash=False)
-                          for name in sorted(os.listdir(path))
-                          if os.path.isfile(os.path.join(path, name))}}
+        return folder_identity(path)
     require_file(path, flag, what)
     return file_identity(path)
 

@@ -1,17 +1,15 @@
-"""`keras-compact pretrain` and `keras-compact demo` (the main job)."""
+"""`keras-compact pretrain` and `keras-compact main-job` (alias `demo`)."""
 
-import json
-import os
-import shutil
 import sys
 
 from keras_compact.cli.model_commands import parse_config_json
 
-# The main job's recipe and budgets live in the library
-# (keras_compact.training.main_job).
-from keras_compact.training.main_job import ALBERT_FINETUNE as DEMO_FINETUNE  # noqa: E402
-from keras_compact.training.main_job import PRETRAIN_ARGS as DEMO_ARGS  # noqa: E402
-from keras_compact.training.main_job import PRETRAIN_CONFIG as DEMO_CONFIG  # noqa: E402
+# The main job's recipe, budgets and steps live in the library
+# (keras_compact.training.main_job); this module maps flags to them.
+from keras_compact.training.main_job import DEFAULT_OUTPUT_DIR as MAIN_JOB_DIR
+from keras_compact.training.main_job import PRETRAIN_ARGS as MAIN_JOB_ARGS
+from keras_compact.training.main_job import PRETRAIN_CONFIG as MAIN_JOB_CONFIG
+from keras_compact.training.main_job import print_curves
 
 
 def _add_job_arguments(parser, defaults):
@@ -96,17 +94,6 @@ def _strategy(name):
     return make_strategy(name)
 
 
-def print_curves(history, steps_per_epoch, task="sop"):
-    """Prints one row per checkpoint interval: the MLM and SOP curves."""
-    columns = ["mlm_loss", "mlm_accuracy", f"{task}_loss", f"{task}_accuracy",
-               "val_mlm_accuracy", f"val_{task}_accuracy"]
-    columns = [c for c in columns if c in history]
-    print("step  " + "  ".join(f"{c:>18}" for c in columns))
-    for i in range(len(history.get("loss", []))):
-        values = "  ".join(f"{history[c][i]:>18.4f}" for c in columns if i < len(history[c]))
-        print(f"{(i + 1) * steps_per_epoch:>4}  {values}")
-
-
 def run_pretrain(args):
     from keras_compact.training.pretraining_job import run_job
 
@@ -124,64 +111,12 @@ def run_pretrain(args):
     return 0
 
 
-def _finetune_teacher(args, job, vocab):
-    """Fine-tunes the pretrained backbone on the section task (reused if done)."""
-    import keras
-
-    from keras_compact.training.finetune import finetune_section_classifier
-
-    teacher_dir = os.path.join(args.output_dir, "teacher")
-    path = os.path.join(teacher_dir, "classifier.keras")
-    if os.path.exists(path):
-        print(f"Done before: {path}")
-        return path
-    keras.utils.set_random_seed(args.seed)
-    backbone = keras.saving.load_model(os.path.join(args.output_dir, "backbone.keras"))
-    result = finetune_section_classifier(backbone, teacher_dir, vocab, seq_len=job.seq_len,
-                                         seed=args.seed, **DEMO_FINETUNE)
-    return result["paths"]["classifier"]
-
-
-def run_demo(args):
-    import time
-
+def run_main_job_command(args):
     from keras_compact.training.main_job import run_main_job
-    from keras_compact.training.pretraining_job import make_datasets
-    from keras_compact.training.pretraining_job import run_job
 
-    started = time.perf_counter()
-    # What a finished run leaves last; anything less is resumed.
-    finished = os.path.join(args.output_dir, "pretrainer.keras") if args.pretrain_only \
-        else os.path.join(args.output_dir, "main_table.json")
-    if os.path.exists(finished):
-        print(f"Starting over: {args.output_dir} holds a finished run.")
-        shutil.rmtree(args.output_dir)
-    job = _job_from_args(args, base_config=DEMO_CONFIG)
-    print("== keras-compact main job: vocabulary, ALBERT pretraining (MLM + SOP)")
-    print(json.dumps({k: v for k, v in vars(job).items() if v is not None}, indent=1))
-    result = run_job(job, strategy=_strategy(args.strategy), verbose=2,
-                     overwrite=args.overwrite)
-    pretrainer = result["pretrainer"]
-    pretrainer.backbone.summary()
-    print(f"Backbone parameters: {pretrainer.backbone.count_params():,}")
-    print("\n== Training curves (per checkpoint interval)")
-    print_curves(result["history"], job.checkpoint_every, job.sentence_task)
-    _, held = make_datasets(job, result["vocab"])
-    if held is not None:
-        scores = pretrainer.evaluate(held, steps=50, return_dict=True, verbose=0)
-        print("\n== Held-out documents (50 batches, fresh masks and pairs)")
-        for name, value in scores.items():
-            print(f"{name:>20}: {value:.4f}")
-    print("\n== Written")
-    for name in ("pretrainer", "backbone", "curves", "history", "logs"):
-        print(f"{name:>12}: {result['paths'][name]}")
-    if args.pretrain_only:
-        return 0
-
-    print("\n== Fine-tuning the from-scratch ALBERT teacher on the bundled section task")
-    teacher = _finetune_teacher(args, job, result["vocab"])
-    run_main_job(args.output_dir, teacher, seed=args.seed, verbose=2, pretrain_steps=job.steps)
-    print(f"\nMain job wall time: {(time.perf_counter() - started) / 60:.1f} minutes")
+    run_main_job(_job_from_args(args, base_config=MAIN_JOB_CONFIG),
+                 strategy=_strategy(args.strategy), overwrite=args.overwrite,
+                 pretrain_only=args.pretrain_only, verbose=2)
     return 0
 
 
@@ -192,13 +127,14 @@ def register(subparsers):
     _add_job_arguments(pretrain, {})
     pretrain.set_defaults(func=run_pretrain)
 
-    demo = subparsers.add_parser(
-        "demo", help="The main job on the bundled data: vocabulary, ALBERT pretraining "
+    main_job = subparsers.add_parser(
+        "main-job", aliases=["demo"],
+        help="The main job on the bundled data: vocabulary, ALBERT pretraining "
         "(MLM + SOP) and fine-tuning; the pretrained all-MiniLM-L6-v2 teacher fine-tuned; "
         "TinyBERT distillation into an ALBERT-style student 9x smaller; majority-class and "
-        "TF-IDF + LR baselines; one table of every model."
-    )
-    _add_job_arguments(demo, dict(DEMO_ARGS, output_dir="runs/demo"))
-    demo.add_argument("--pretrain-only", action="store_true",
-                      help="Stop after pretraining (skip fine-tuning, distillation, table).")
-    demo.set_defaults(func=run_demo)
+        "TF-IDF + LR baselines; one table of every model.")
+    _add_job_arguments(main_job, dict(MAIN_JOB_ARGS, output_dir=MAIN_JOB_DIR))
+    main_job.add_argument("--pretrain-only", action="store_true",
+                          help="Stop after pretraining (skip fine-tuning, distillation, "
+                          "table).")
+    main_job.set_defaults(func=run_main_job_command)

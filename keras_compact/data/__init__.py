@@ -29,7 +29,6 @@ from keras_compact.data.corpus import write_text_corpus
 from keras_compact.data.vocabulary import SPECIAL_PIECES
 from keras_compact.data.vocabulary import check_special_pieces
 from keras_compact.data.vocabulary import train_vocabulary
-from keras_compact.data.tokenizer import load_tokenizer
 from keras_compact.data.tokenizer import special_token_ids
 from keras_compact.data.ngram_masking import default_max_predictions
 from keras_compact.data.ngram_masking import ngram_mask
@@ -58,7 +57,6 @@ __all__ = [
     "SPECIAL_PIECES",
     "check_special_pieces",
     "train_vocabulary",
-    "load_tokenizer",
     "special_token_ids",
     "default_max_predictions",
     "ngram_mask",

@@ -208,7 +208,7 @@ def make_classification_dataset(pairs, spm_model_path, batch_size=32, seq_len=12
     """
     import tensorflow as tf
 
-    from keras_compact.data.tokenizer import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.data.tokenizer import pipeline_tokenize_fn
     from keras_compact.data.tokenizer import special_token_ids
     from keras_compact.preprocessing import packing

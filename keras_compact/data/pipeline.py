@@ -36,7 +36,7 @@ import tensorflow as tf
 from keras_compact.data import corpus as corpus_lib
 from keras_compact.data import ngram_masking
 from keras_compact.data import sop
-from keras_compact.data.tokenizer import load_tokenizer
+from keras_compact.tokenizers import load_tokenizer
 from keras_compact.data.tokenizer import pipeline_tokenize_fn
 from keras_compact.data.tokenizer import special_token_ids
 

@@ -29,7 +29,7 @@ import os
 import tensorflow as tf
 
 from keras_compact.data import pipeline as pipeline_lib
-from keras_compact.data.tokenizer import load_tokenizer
+from keras_compact.tokenizers import load_tokenizer
 from keras_compact.utils.atomic import apply_umask_modes
 from keras_compact.utils.atomic import clean_stale_temporaries
 from keras_compact.utils.atomic import temporary_name

@@ -8,7 +8,7 @@ The tokenizers live in `keras_compact.tokenizers`: `SentencePieceTokenizer`
 `WordPieceTokenizer` (BERT's WordPiece with Hugging Face's ids). Both run
 inside `tf.data.Dataset.map`, a `tf.function` and a SavedModel (TF Serving
 links the same ops), and detokenize. This module keeps the pipeline's
-helpers and delegates loading to `keras_compact.tokenizers.load_tokenizer`.
+helpers; load tokenizers with `keras_compact.tokenizers.load_tokenizer`.
 """
 
 import os
@@ -30,40 +30,6 @@ def load_sentencepiece_processor(model_path):
                                 "written by `keras-compact vocab`", model_path)
     model_path, proto = read_sentencepiece_file(model_path)
     return sentencepiece_processor(proto, repr(model_path))
-
-
-def load_tokenizer(model_path_or_tokenizer, sequence_length=None):
-    """Builds an in-graph tokenizer from a path, or returns a tokenizer as is.
-
-    Delegates to `keras_compact.tokenizers.load_tokenizer`.
-
-    Args:
-        model_path_or_tokenizer: a SentencePiece .model written by
-            `train_vocabulary` (special pieces <pad>, <unk>, [CLS], [SEP],
-            [MASK] at ids 0-4) -> `SentencePieceTokenizer` (a
-            `keras_hub.models.AlbertTokenizer`); a WordPiece vocab.txt or a
-            Hugging Face BERT folder -> `WordPieceTokenizer`; an already
-            built tokenizer, returned as is.
-        sequence_length: optional; pad/truncate outputs to this length.
-
-    Returns:
-        A tokenizer layer: call it on strings (scalar or batch) inside or
-        outside tf.data; `detokenize` maps ids back to text.
-
-    Raises:
-        FileNotFoundError: the file does not exist (message names the path).
-        ValueError: the file is not a tokenizer file, or lacks the special
-            pieces (message names the path).
-
-    Example:
-
-    >>> tokenizer = load_tokenizer("vocab/spm.model")
-    >>> ids = tokenizer(["The quick brown fox."])    # [[...]] eagerly
-    >>> tokenizer.detokenize(ids)                    # ["the quick brown fox."]
-    """
-    from keras_compact.tokenizers import load_tokenizer as load
-
-    return load(model_path_or_tokenizer, sequence_length=sequence_length)
 
 
 def special_token_ids(tokenizer):

@@ -129,7 +129,7 @@ def serving_preprocessor(model, vocab=None, seq_len=None, pair=None):
                 f"The {type(model).__name__} has no preprocessor, so the export needs its "
                 "vocabulary: pass vocab= (the .model / vocab.txt it was trained with), or "
                 "build the model with preprocessor=TextClassifierPreprocessor(...).")
-        from keras_compact.data.tokenizer import load_tokenizer
+        from keras_compact.tokenizers import load_tokenizer
 
         return TextClassifierPreprocessor(load_tokenizer(vocab),
                                           128 if seq_len is None else seq_len,

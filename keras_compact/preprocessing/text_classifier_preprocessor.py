@@ -99,7 +99,7 @@ class TextClassifierPreprocessor(Preprocessor):
                  **kwargs):
         super().__init__(**kwargs)
         if isinstance(tokenizer, (str, bytes)) or hasattr(tokenizer, "__fspath__"):
-            from keras_compact.data.tokenizer import load_tokenizer
+            from keras_compact.tokenizers import load_tokenizer
 
             tokenizer = load_tokenizer(tokenizer)
         if not callable(getattr(tokenizer, "tokenize", None)):

@@ -129,7 +129,7 @@ def load_text_tokenizer(path, lowercase=None):
         raise FileNotFoundError(f"Tokenizer {path!r} does not exist; pass a SentencePiece "
                                 ".model, a WordPiece vocab.txt or a Hugging Face folder.")
     if path.endswith(".model"):
-        from keras_compact.data.tokenizer import load_tokenizer
+        from keras_compact.tokenizers import load_tokenizer
         from keras_compact.data.tokenizer import special_token_ids
 
         tokenizer = load_tokenizer(path)

@@ -3,6 +3,10 @@
 import os
 
 
+class VocabularyFileNotFoundError(FileNotFoundError, ValueError):
+    """A vocabulary path that does not exist (both a FileNotFoundError and a ValueError)."""
+
+
 def read_existing_file(path, missing_error, missing_message):
     """Returns `(path, bytes)` of a file that must exist.
 

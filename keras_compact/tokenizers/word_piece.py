@@ -56,7 +56,9 @@ from keras_hub.src.utils.tensor_utils import is_string_dtype
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from keras_compact.tokenizers import _bert_unicode
+from keras_compact.tokenizers._files import VocabularyFileNotFoundError
 from keras_compact.tokenizers._files import read_existing_file
+from keras_compact.tokenizers.huggingface_folder import huggingface_wordpiece_arguments
 
 VOCAB_FILENAME = "vocabulary.txt"
 _GREEK_CAPITAL_SIGMA = "\u03a3"
@@ -78,10 +80,6 @@ _SPACES = _regex_class(
 _PUNCTUATION = _regex_class(_bert_unicode.PUNCTUATION)
 _NONSPACING_MARKS = _regex_class(_bert_unicode.NONSPACING_MARKS)
 _CJK = _regex_class(_bert_unicode.CJK_IDEOGRAPHS)
-
-
-class VocabularyFileNotFoundError(FileNotFoundError, ValueError):
-    """A vocabulary path that does not exist (both a FileNotFoundError and a ValueError)."""
 
 
 def _escape_regex(text):
@@ -346,8 +344,6 @@ class WordPieceTokenizer(keras_hub.tokenizers.Tokenizer):
         `strip_accents`, `tokenize_chinese_chars`, special token names).
         Keyword arguments override what the folder says.
         """
-        from keras_compact.tokenizers.loading import huggingface_wordpiece_arguments
-
         arguments = huggingface_wordpiece_arguments(path)
         arguments.update(kwargs)
         return cls(**arguments)

@@ -496,7 +496,8 @@ def run_distillation(job, verbose="auto", overwrite=False):
     Returns:
         A dict: "student" (distilled `TextClassifier`), "teacher", "scratch"
         (or None), "table" (list of row dicts: model, parameters,
-        test_accuracy (the task's official metric), scores, latency_b1_ms,
+        test_<metric> (the task's official metric by its name, e.g.
+        test_matthews_corrcoef on CoLA), scores, latency_b1_ms,
         latency_b32_ms), "paths".
     """
     import keras
@@ -625,7 +626,7 @@ def run_distillation(job, verbose="auto", overwrite=False):
         table.append({
             "model": name,
             "parameters": int(model.count_params()),
-            "test_accuracy": scores[data["metrics"][0]],
+            f"test_{data['metrics'][0]}": scores[data["metrics"][0]],
             "scores": scores,
             "latency_b1_ms": latency[1][name],
             "latency_b32_ms": latency[32][name],
@@ -707,8 +708,13 @@ def _smaller(teacher_parameters, parameters):
     return f"{ratio:.1f}x" if ratio >= 1 else f"1/{1 / ratio:.1f}x"
 
 
-def format_table(table):
-    """The teacher / student table as aligned text, with ratios to the teacher."""
+def format_table(table, metric="accuracy"):
+    """The teacher / student table as aligned text, with ratios to the teacher.
+
+    Args:
+        table: the rows of `run_distillation`.
+        metric: the task's official metric; rows hold it as `test_<metric>`.
+    """
     teacher = table[0]
     lines = [f"{'model':<18} {'parameters':>12} {'smaller':>8} {'test score':>10} "
              f"{'ms b=1':>8} {'ms b=32':>8} {'speedup b=32':>13}"]
@@ -716,7 +722,7 @@ def format_table(table):
         lines.append(
             f"{row['model']:<18} {row['parameters']:>12,} "
             f"{_smaller(teacher['parameters'], row['parameters']):>8} "
-            f"{row['test_accuracy']:>10.4f} {row['latency_b1_ms']:>8.2f} "
+            f"{row['test_' + metric]:>10.4f} {row['latency_b1_ms']:>8.2f} "
             f"{row['latency_b32_ms']:>8.2f} "
             f"{teacher['latency_b32_ms'] / max(row['latency_b32_ms'], 1e-9):>12.1f}x")
     return "\n".join(lines)

@@ -153,7 +153,7 @@ def finetune_section_classifier(backbone, output_dir, vocab, epochs=3, batch_siz
     from keras_compact.data.labelled_task import load_section_task
     from keras_compact.data.labelled_task import majority_rate
     from keras_compact.data.labelled_task import make_classification_dataset
-    from keras_compact.data.tokenizer import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.models import TextClassifier
     from keras_compact.preprocessing import TextClassifierPreprocessor
     from keras_compact.utils.atomic import atomic_file

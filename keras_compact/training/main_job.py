@@ -1,4 +1,14 @@
-"""The main job (`keras-compact demo`): its recipe, budgets and table.
+"""The main job (`keras-compact main-job`, alias `demo`): recipe, budgets, table.
+
+`run_main_job` runs every step below in OUTPUT_DIR (default runs/main_job);
+the command line only parses flags into a `PretrainingJob` and calls it.
+Every step checks its folder's run record (`keras_compact.utils.run_settings`)
+before it reuses anything there, so a rerun with other settings (another
+seed, say) stops, or with `overwrite` redoes the step.
+
+One module of a little over 500 lines on purpose: the recipe constants and
+the measured reasons beside them are read together with the steps that use
+them.
 
 On the bundled section task (which part of the Python documentation a
 paragraph comes from, 10 classes; test split 2,898 paragraphs), sized for
@@ -32,7 +42,9 @@ TF-IDF's C is chosen on validation.
 TF-only input side (tf.data); the models train with Keras on TensorFlow.
 """
 
+import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -59,6 +71,7 @@ PRETRAIN_ARGS = dict(
     learning_rate=5e-3, warmup_steps=25, vocab_size=8000, eval_steps=10,
     sentence_weight=3.0,
 )
+DEFAULT_OUTPUT_DIR = "runs/main_job"
 # Training paragraphs every model of the table learns from (of 20,936).
 TRAIN_EXAMPLES = 4000
 SEQ_LEN = 64
@@ -210,8 +223,45 @@ def tfidf_row(task, seed=0):
 # ------------------------------------------------------------- MiniLM teacher
 
 
-def finetune_minilm(output_dir, task, seed=0, verbose=2):
-    """Fine-tunes all-MiniLM-L6-v2 on the task; returns classifier.keras (reused if done)."""
+def minilm_teacher_settings(task, seed=0):
+    """What shapes the MiniLM teacher step: recorded in its folder's run record."""
+    from keras_compact.utils.run_settings import folder_identity
+
+    return {"step": "minilm_teacher", "seed": seed, "sequence_length": SEQ_LEN,
+            "finetune": MINILM_FINETUNE, "counts": dict(task["counts"]),
+            "validation_examples": TEACHER_VALIDATION_EXAMPLES,
+            "dtype_policy": teacher_dtype_policy(), "checkpoint": folder_identity(minilm_dir())}
+
+
+def reuse_finished_step(output_dir, settings, overwrite=False):
+    """The step's classifier.keras when `output_dir` holds it, made with `settings`.
+
+    Checks the folder's run record first (`keras_compact.utils.run_settings`):
+    a folder left by a run with other settings, or without a record, stops
+    with `RunSettingsMismatch` unless `overwrite` (which removes it).
+
+    Returns:
+        The path to reuse, or None: the step has to run.
+    """
+    from keras_compact.training.tasks import FINETUNE_OUTPUTS
+    from keras_compact.training.tasks import MODEL_FILE
+    from keras_compact.utils.run_settings import check_run_settings
+
+    status = check_run_settings(output_dir, "finetune", settings, FINETUNE_OUTPUTS,
+                                overwrite=overwrite)
+    path = os.path.join(output_dir, MODEL_FILE)
+    if status == "resume" and os.path.isfile(path):
+        print(f"Done before: {path}")
+        return path
+    return None
+
+
+def finetune_minilm(output_dir, task, seed=0, verbose=2, overwrite=False):
+    """Fine-tunes all-MiniLM-L6-v2 on the task; returns classifier.keras.
+
+    A finished teacher in `output_dir` is reused only when its run record
+    holds the same settings (`reuse_finished_step`).
+    """
     import keras
 
     from keras_compact.convert import from_huggingface
@@ -219,10 +269,10 @@ def finetune_minilm(output_dir, task, seed=0, verbose=2):
     from keras_compact.training.tasks import MODEL_FILE
     from keras_compact.training.tasks import finetune_task
 
+    done = reuse_finished_step(output_dir, minilm_teacher_settings(task, seed), overwrite)
+    if done:
+        return done
     path = os.path.join(output_dir, MODEL_FILE)
-    if os.path.isfile(path):
-        print(f"Done before: {path}")
-        return path
     folder = minilm_dir()
     keras.utils.set_random_seed(seed)
     policy = teacher_dtype_policy()
@@ -272,14 +322,118 @@ def goals(rows):
     }
 
 
-def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
-                 pretrain_steps=PRETRAIN_ARGS["steps"]):
+def print_curves(history, steps_per_epoch, task="sop"):
+    """Prints one row per checkpoint interval: the MLM and SOP curves."""
+    columns = ["mlm_loss", "mlm_accuracy", f"{task}_loss", f"{task}_accuracy",
+               "val_mlm_accuracy", f"val_{task}_accuracy"]
+    columns = [c for c in columns if c in history]
+    print("step  " + "  ".join(f"{c:>18}" for c in columns))
+    for i in range(len(history.get("loss", []))):
+        values = "  ".join(f"{history[c][i]:>18.4f}" for c in columns if i < len(history[c]))
+        print(f"{(i + 1) * steps_per_epoch:>4}  {values}")
+
+
+def pretraining_job(output_dir=DEFAULT_OUTPUT_DIR, seed=0, **overrides):
+    """Step 1's `PretrainingJob`: `PRETRAIN_CONFIG` and `PRETRAIN_ARGS`, then `overrides`."""
+    from keras_compact.training.pretraining_job import PretrainingJob
+
+    settings = dict(PRETRAIN_ARGS, config=dict(PRETRAIN_CONFIG))
+    settings.update(overrides)
+    return PretrainingJob(output_dir=output_dir, seed=seed, **settings)
+
+
+def albert_teacher_settings(job):
+    """What shapes the ALBERT teacher step: recorded in its folder's run record."""
+    from keras_compact.utils.run_settings import file_identity
+
+    return {"step": "albert_teacher", "seed": job.seed, "sequence_length": job.seq_len,
+            "finetune": ALBERT_FINETUNE,
+            "backbone": file_identity(os.path.join(job.output_dir, "backbone.keras"))}
+
+
+def finetune_albert_teacher(job, vocab, overwrite=False):
+    """Fine-tunes the pretrained backbone on the section task; returns classifier.keras.
+
+    A finished teacher is reused only when its run record holds the same
+    settings (`reuse_finished_step`), the pretrained backbone's content included.
+    """
+    import keras
+
+    from keras_compact.training.finetune import finetune_section_classifier
+
+    teacher_dir = os.path.join(job.output_dir, "teacher")
+    done = reuse_finished_step(teacher_dir, albert_teacher_settings(job), overwrite)
+    if done:
+        return done
+    keras.utils.set_random_seed(job.seed)
+    backbone = keras.saving.load_model(os.path.join(job.output_dir, "backbone.keras"))
+    result = finetune_section_classifier(backbone, teacher_dir, vocab, seq_len=job.seq_len,
+                                         seed=job.seed, **ALBERT_FINETUNE)
+    return result["paths"]["classifier"]
+
+
+def run_main_job(job=None, strategy=None, overwrite=False, pretrain_only=False, verbose=2):
+    """The whole main job: pretraining, both teachers, distillation, the table.
+
+    Args:
+        job: step 1's `PretrainingJob` (default: `pretraining_job()`, in
+            `DEFAULT_OUTPUT_DIR`); its output_dir and seed are the run's.
+        strategy: a tf.distribute strategy for pretraining, or None.
+        overwrite: redo the steps whose folders hold runs with other settings.
+        pretrain_only: stop after pretraining.
+
+    Returns:
+        The summary of `run_comparison` (rows, goals), or None with
+        `pretrain_only`.
+    """
+    from keras_compact.training.pretraining_job import make_datasets
+    from keras_compact.training.pretraining_job import run_job
+
+    job = job or pretraining_job()
+    started = time.perf_counter()
+    # What a finished run leaves last; anything less is resumed.
+    finished = os.path.join(job.output_dir, "pretrainer.keras" if pretrain_only
+                            else "main_table.json")
+    if os.path.exists(finished):
+        print(f"Starting over: {job.output_dir} holds a finished run.")
+        shutil.rmtree(job.output_dir)
+    print("== keras-compact main job: vocabulary, ALBERT pretraining (MLM + SOP)")
+    print(json.dumps({k: v for k, v in vars(job).items() if v is not None}, indent=1))
+    result = run_job(job, strategy=strategy, verbose=verbose, overwrite=overwrite)
+    pretrainer = result["pretrainer"]
+    pretrainer.backbone.summary()
+    print(f"Backbone parameters: {pretrainer.backbone.count_params():,}")
+    print("\n== Training curves (per checkpoint interval)")
+    print_curves(result["history"], job.checkpoint_every, job.sentence_task)
+    _, held = make_datasets(job, result["vocab"])
+    if held is not None:
+        scores = pretrainer.evaluate(held, steps=50, return_dict=True, verbose=0)
+        print("\n== Held-out documents (50 batches, fresh masks and pairs)")
+        for name, value in scores.items():
+            print(f"{name:>20}: {value:.4f}")
+    print("\n== Written")
+    for name in ("pretrainer", "backbone", "curves", "history", "logs"):
+        print(f"{name:>12}: {result['paths'][name]}")
+    if pretrain_only:
+        return None
+
+    print("\n== Fine-tuning the from-scratch ALBERT teacher on the bundled section task")
+    teacher = finetune_albert_teacher(job, result["vocab"], overwrite=overwrite)
+    summary = run_comparison(job.output_dir, teacher, seed=job.seed, verbose=verbose,
+                             pretrain_steps=job.steps, overwrite=overwrite)
+    print(f"\nMain job wall time: {(time.perf_counter() - started) / 60:.1f} minutes")
+    return summary
+
+
+def run_comparison(output_dir, albert_teacher_path, seed=0, verbose=2,
+                   pretrain_steps=PRETRAIN_ARGS["steps"], overwrite=False):
     """Steps 2-5 (after pretraining and the ALBERT teacher): returns rows and goals.
 
     Args:
-        output_dir: the demo's run directory.
+        output_dir: the main job's run directory.
         albert_teacher_path: the fine-tuned from-scratch ALBERT classifier.keras
             (its SentencePiece vocabulary at OUTPUT/vocab/spm.model).
+        overwrite: redo a step whose folder holds a run with other settings.
     """
     import keras
 
@@ -304,7 +458,7 @@ def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
     print("\n== The pretrained teacher: all-MiniLM-L6-v2 fine-tuned on the section task",
           flush=True)
     teacher_path = finetune_minilm(os.path.join(output_dir, "minilm_teacher"), task, seed,
-                                   verbose)
+                                   verbose, overwrite=overwrite)
 
     print("\n== TinyBERT distillation of the MiniLM teacher into an ALBERT-style student",
           flush=True)
@@ -312,7 +466,7 @@ def run_main_job(output_dir, albert_teacher_path, seed=0, verbose=2,
         output_dir=os.path.join(output_dir, "distill"), teacher=teacher_path,
         tokenizer=minilm_dir(), student_config=STUDENT_CONFIG, seq_len=SEQ_LEN,
         batch_size=32, seed=seed, measure_latency=False, **DISTILLATION)
-    result = run_distillation(distillation, verbose=verbose)
+    result = run_distillation(distillation, verbose=verbose, overwrite=overwrite)
     by_name = {row["model"]: row for row in result["table"]}
 
     # The from-scratch ALBERT teacher, on the same full test split, and the

@@ -266,7 +266,7 @@ def run_job(job, strategy=None, verbose="auto", overwrite=False):
     settings resumes, one with other settings stops before writing anything
     unless `overwrite`.
     """
-    from keras_compact.data import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.distribute import is_chief
     from keras_compact.training.pretrain import PRETRAIN_OUTPUTS
     from keras_compact.training.pretrain import run_pretraining

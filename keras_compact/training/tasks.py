@@ -27,6 +27,9 @@ from keras_compact.tasks.task_file import check_task_file_against_model
 from keras_compact.tasks.task_file import read_task_file
 from keras_compact.utils.model_files import load_keras_file
 MODEL_FILE = "classifier.keras"
+# What a fine-tuning run writes in its directory (`overwrite` removes these);
+# labels.json: the bundled section task's older run format.
+FINETUNE_OUTPUTS = (MODEL_FILE, TASK_FILE, "labels.json")
 TOKENIZER_DIR = "tokenizer"  # runs written before the preprocessor was saved inside
 # Keys of task.json that the model's preprocessor answers (never written, so
 # the two cannot disagree).
@@ -139,20 +142,14 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
 
 
 def compile_task_model(model, labels, optimizer, name=None):
-    """Cross-entropy (classes) or MSE (regression) with the task's Keras metrics."""
-    import keras
-
-    from keras_compact.metrics import keras_metrics
+    """The task kind's loss and Keras metrics (`keras_compact.tasks.kinds`)."""
+    from keras_compact.tasks.kinds import task_kind
 
     glue = name if name in ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte",
                             "wnli") else None
-    if labels.regression:
-        loss = keras.losses.MeanSquaredError()
-        metrics = keras_metrics(regression=True)
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        metrics = keras_metrics(glue, num_classes=max(2, labels.num_classes))
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    kind = task_kind(labels.kind)
+    model.compile(optimizer=optimizer, loss=kind.loss(),
+                  metrics=kind.keras_metrics(labels.num_classes, glue))
     return model
 
 
@@ -173,8 +170,9 @@ def predict_outputs(model, dataset):
 def evaluate_predictions(outputs, gold, labels, metrics):
     """{metric: value} of raw model outputs against gold ids / scores."""
     from keras_compact.metrics import METRIC_FUNCTIONS
+    from keras_compact.tasks.kinds import task_kind
 
-    predictions = outputs[:, 0] if labels.regression else outputs
+    predictions = task_kind(labels.kind).predictions(outputs)
     return {name: METRIC_FUNCTIONS[name](gold, predictions) for name in metrics}
 
 
@@ -284,9 +282,8 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     finetune_task(task, backbone, tokenizer, "runs/sst")
     ```
     """
-    from keras_compact.models import TextClassifier
-    from keras_compact.models import TextRegressor
     from keras_compact.tasks.datasets import make_dataset
+    from keras_compact.tasks.kinds import task_kind
     from keras_compact.training.finetune import make_adamw
 
     from keras_compact.utils.validation import require_in_range
@@ -305,10 +302,8 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     # tokenizer, sequence length and pairing from the model. The datasets
     # below feed packed ids, which pass through a Task's preprocessor.
     preprocessor = make_preprocessor(tokenizer, seq_len, task["pair"])
-    classifier = (TextRegressor(backbone, dropout=dropout, preprocessor=preprocessor)
-                  if labels.regression else
-                  TextClassifier(backbone, num_classes=labels.num_classes, dropout=dropout,
-                                 preprocessor=preprocessor))
+    classifier = task_kind(labels.kind).build_model(backbone, labels.num_classes, dropout,
+                                                    preprocessor)
     compile_task_model(classifier, labels, make_adamw(steps_per_epoch * epochs, learning_rate),
                        name=task.get("name"))
     train = make_dataset(task["train"], labels, tokenizer, seq_len=seq_len,

@@ -48,6 +48,15 @@ def file_identity(path, content_hash=True):
     return identity
 
 
+def folder_identity(path):
+    """file_identity of a folder (a Hugging Face checkpoint): each file by path and size."""
+    path = os.fspath(path)
+    return {"folder": file_identity(path),
+            "files": {name: file_identity(os.path.join(path, name), content_hash=False)
+                      for name in sorted(os.listdir(path))
+                      if os.path.isfile(os.path.join(path, name))}}
+
+
 def _canonical(settings):
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 

@@ -15,7 +15,7 @@ MAX_PREDICTIONS = 20
 
 @pytest.fixture(scope="session")
 def tokenizer(spm_model):
-    from keras_compact.data import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
 
     return load_tokenizer(spm_model)
 

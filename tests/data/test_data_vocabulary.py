@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_compact.data import SPECIAL_PIECES
 from keras_compact.data import check_special_pieces
-from keras_compact.data import load_tokenizer
+from keras_compact.tokenizers import load_tokenizer
 from keras_compact.data import special_token_ids
 from keras_compact.data import train_vocabulary
 from keras_compact.data.tokenizer import pipeline_tokenize_fn

@@ -31,7 +31,7 @@ def pair_export(spm_model, tmp_path_factory):
     from keras_compact import CompactBackbone
     from keras_compact import TextClassifier
     from keras_compact import TextClassifierPreprocessor
-    from keras_compact.data.tokenizer import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.export import export_for_serving
 
     preprocessor = TextClassifierPreprocessor(load_tokenizer(spm_model), 32, pair=True)

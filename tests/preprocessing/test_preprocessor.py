@@ -14,7 +14,7 @@ TEXTS = ["Lists are mutable sequences.", "", "   ", "Return a new reference. " *
 
 
 def _spm(spm_model):
-    from keras_compact.data.tokenizer import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
 
     return load_tokenizer(spm_model)
 

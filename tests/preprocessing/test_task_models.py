@@ -23,7 +23,7 @@ NEGATIVE = ["The interpreter exits with status 1.", "A segmentation fault occurr
 
 
 def _tokenizer(spm_model):
-    from keras_compact.data.tokenizer import load_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
 
     return load_tokenizer(spm_model)
 

@@ -117,6 +117,13 @@ def test_pair_regression_jsonl_end_to_end_with_wordpiece(tmp_path, capsys):
     assert main(["distill", "--output-dir", str(tmp_path / "d"), "--teacher",
                  os.path.join(run, "classifier.keras"), *data, *DISTILL]) == 0
     assert "pearson" in _out(capsys)[0]
+    # Issue 19 defect 3: results.json keys the official metric by its name
+    # (it was stored as "test_accuracy").
+    results = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert results["metric"] == "pearson"
+    for row in results["table"]:
+        assert "test_accuracy" not in row and "test_pearson" in row
+        assert row["test_pearson"] == row["scores"]["pearson"]
     student = str(tmp_path / "d" / "student" / "classifier.keras")
     assert main(["evaluate", "--model", student, "--data", dev]) == 0
     scores = json.loads(_out(capsys)[0])["dev.jsonl"]

@@ -6,6 +6,7 @@ import pytest
 
 from keras_compact.tasks.text_files import LabelInfo
 from keras_compact.training import main_job
+from tests.conftest import minilm_dir_or_skip
 from tests.tasks.fixtures import NEGATIVE
 from tests.tasks.fixtures import POSITIVE
 
@@ -78,3 +79,28 @@ def test_student_embeddings_start_as_the_teachers_principal_components():
         init_embeddings_from_teacher(
             CompactBackbone(vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=16,
                             intermediate_dim=32, embedding_dim=8), teacher)
+
+
+def test_a_teacher_folder_is_reused_only_with_the_same_settings(tmp_path):
+    """Issue 19 defect 4: an existing MiniLM teacher folder was reused without a
+    look at its settings, so a rerun with --overwrite and another seed kept the
+    old teacher. Each step now checks its run record before reusing anything."""
+    from keras_compact.utils.run_settings import RunSettingsMismatch
+
+    minilm_dir_or_skip()
+    task = dict(_task(), counts={"train": 34, "validation": 17, "test": 8})
+    folder = tmp_path / "minilm_teacher"
+    folder.mkdir()
+    (folder / "classifier.keras").write_bytes(b"left by an interrupted run")
+    # No record of the settings that made it: not silently reused.
+    with pytest.raises(RunSettingsMismatch, match="no record"):
+        main_job.finetune_minilm(str(folder), task, seed=0)
+    record = main_job.minilm_teacher_settings(task, seed=0)
+    from keras_compact.utils.run_settings import check_run_settings
+
+    (folder / "classifier.keras").unlink()
+    check_run_settings(str(folder), "finetune", record)
+    (folder / "classifier.keras").write_bytes(b"a finished seed-0 teacher")
+    assert main_job.finetune_minilm(str(folder), task, seed=0) == str(folder / "classifier.keras")
+    with pytest.raises(RunSettingsMismatch, match="seed"):
+        main_job.finetune_minilm(str(folder), task, seed=1)

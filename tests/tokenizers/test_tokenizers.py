@@ -236,7 +236,6 @@ def test_saved_model_runs_with_only_tensorflow_and_tensorflow_text(tmp_path, min
 # ------------------------------------------------------------------ loading
 def test_load_tokenizer_dispatch(tmp_path, minilm_dir, cased_vocab, spm_model):
     from keras_compact.data import special_token_ids
-    from keras_compact.data.tokenizer import load_tokenizer as data_load_tokenizer
     from keras_compact.data.tokenizer import pipeline_tokenize_fn
 
     sp = load_tokenizer(spm_model)
@@ -250,7 +249,7 @@ def test_load_tokenizer_dispatch(tmp_path, minilm_dir, cased_vocab, spm_model):
         assert tokenizer(TEXTS) == folder(TEXTS)
     cased = load_tokenizer(cased_vocab)
     assert not cased.lowercase and cased(["Straße"]) != cased(["STRASSE"])
-    data_loaded = data_load_tokenizer(minilm_dir)
+    data_loaded = folder
     assert special_token_ids(data_loaded) == {
         "pad": 0, "unk": 100, "cls": 101, "sep": 102, "mask": 103, "vocabulary_size": 30522}
     assert special_token_ids(sp) == {
