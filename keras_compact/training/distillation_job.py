@@ -26,12 +26,24 @@ import dataclasses
 import json
 import math
 import os
-import warnings
 
 import numpy as np
 
+from keras_compact.training.distillation_data import augmented_pairs
+from keras_compact.training.distillation_data import job_task
+from keras_compact.training.distillation_data import job_tokenizer
+from keras_compact.training.distillation_data import load_teacher
+from keras_compact.training.distillation_data import task_info_for_student
+from keras_compact.training.distillation_report import format_table  # noqa: F401 (API)
+from keras_compact.training.distillation_report import score_models
+from keras_compact.training.distillation_report import size_ratio
+from keras_compact.training.distillation_stages import distil_stage
+from keras_compact.training.distillation_stages import fit_chunks
+from keras_compact.training.distillation_stages import job_path
+from keras_compact.training.distillation_stages import save_model
+from keras_compact.training.distillation_stages import train_scratch
+from keras_compact.training.distillation_stages import write_json
 from keras_compact.utils.model_files import load_keras_file
-
 
 
 @dataclasses.dataclass
@@ -127,34 +139,6 @@ class DistillationJob:
     seed: int = 0
     measure_latency: bool = True
     student_embeddings: str = "random"
-
-
-def _path(job, *parts):
-    return os.path.join(job.output_dir, *parts)
-
-
-def _load_teacher(job, data):
-    """The teacher: a classifier.keras, or a Hugging Face sequence-classification folder
-    (its outputs put in the task's class order)."""
-    from keras_compact.convert.sequence_classification import from_huggingface_classifier
-    from keras_compact.convert.sequence_classification import is_huggingface_folder
-    from keras_compact.models import TextClassifier
-
-    if not is_huggingface_folder(job.teacher):
-        return load_keras_file(job.teacher, "teacher", TextClassifier)
-    labels = data["labels"]
-    return from_huggingface_classifier(
-        job.teacher, sequence_length=job.seq_len, pair=data["pair"],
-        label_names=None if labels.regression else labels.names)
-
-
-def _save(model, path):
-    from keras_compact.utils.atomic import atomic_file
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with atomic_file(path) as temp:
-        model.save(temp)
-    return path
 
 
 def check_job(job):
@@ -257,18 +241,24 @@ def check_against_teacher(job, teacher, pretrainer=None):
 
 
 def build_student(job, vocabulary_size, num_classes):
-    """A fresh student `TextClassifier` from the job's preset and overrides."""
+    """A fresh student task model from the job's preset and overrides."""
     from keras_compact.models import CompactBackbone
-    from keras_compact.models import TextClassifier
     from keras_compact.models.presets import get_preset_config
 
     config = {**get_preset_config(job.student_preset), **(job.student_config or {})}
     config["vocabulary_size"] = vocabulary_size
     config["max_sequence_length"] = max(config.get("max_sequence_length", 0), job.seq_len)
     backbone = CompactBackbone(**config, name="student_backbone")
-    if num_classes == 1:  # a regression teacher: a regressor student
-        from keras_compact.models import TextRegressor
+    return student_on(backbone, num_classes)
 
+
+def student_on(backbone, num_classes):
+    """The student task model on `backbone`: a `TextRegressor` for a one-output
+    (regression) teacher, else a `TextClassifier` with the teacher's classes."""
+    from keras_compact.models import TextClassifier
+    from keras_compact.models import TextRegressor
+
+    if num_classes == 1:
         return TextRegressor(backbone, name="student")
     return TextClassifier(backbone, num_classes=num_classes, name="student")
 
@@ -309,215 +299,60 @@ def init_embeddings_from_teacher(student_backbone, teacher_backbone):
         student.segment_embedding.embeddings.assign((segments @ basis).astype("float32"))
 
 
-def _augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
-    """Augmented training examples, cached in OUTPUT_DIR/augmented.jsonl.
-
-    With the teacher's pretrainer (MLM) and a SentencePiece single-text task,
-    TinyBERT's recipe (`TextAugmenter`: MLM for single-piece words, word
-    vectors for the rest), labelled by the teacher. Otherwise (no MLM head,
-    e.g. a Hugging Face sentence-embedding checkpoint, or pairs) every word's
-    candidates come from word vectors: `--word-vectors`, else the teacher's
-    token-embedding table (`EmbeddingAugmenter`); those variants keep their
-    source's gold label, which the distiller does not read (it computes the
-    teacher's outputs online).
-    """
-    from keras_compact.distill.augmentation import TextAugmenter
-    from keras_compact.distill.augmentation import WordVectors
-    from keras_compact.distill.augmentation import augment_task
-    from keras_compact.distill.embedding_augmentation import EmbeddingAugmenter
-    from keras_compact.utils.atomic import atomic_file
-
-    cache = _path(job, "augmented.jsonl")
-    if os.path.isfile(cache):
-        with open(cache, encoding="utf-8") as handle:
-            pairs = [tuple(json.loads(line)) for line in handle]
-        print(f"Augmented data: reusing {cache} ({len(pairs):,} examples)")
-        return pairs
-    vectors = WordVectors.from_glove(job.word_vectors) if job.word_vectors else None
-    pair = bool(sources) and len(sources[0]) == 3
-    # The MLM augmenter reads the SentencePiece .model file (--vocab); a
-    # tokenizer taken from the teacher's preprocessor has none.
-    use_mlm = (pretrainer is not None and tokenizer.kind == "sentencepiece" and not pair
-               and tokenizer.vocab_file is not None)
-    source_of = job.word_vectors or "teacher embedding table"
-    print(f"Augmenting {len(sources):,} training texts x {job.num_variants} variants "
-          f"(p_t={job.replace_prob}, K={job.top_k}, candidates: "
-          + (f"teacher MLM + {source_of})" if use_mlm else
-             f"{source_of} only, the teacher has no MLM head)"), flush=True)
-    if use_mlm:
-        augmenter = TextAugmenter(
-            pretrainer, tokenizer.vocab_file, word_vectors=vectors,
-            num_variants=job.num_variants, replace_prob=job.replace_prob, top_k=job.top_k,
-            max_seq_len=job.seq_len, mask_fraction=job.mask_fraction, batch_size=64,
-            seed=job.seed)
-        augmented = augment_task(sources, augmenter, teacher, tokenizer.vocab_file,
-                                 seq_len=job.seq_len, keep_originals=False)
-        agree = sum(1 for (_, gold), (_, new) in zip(
-            [p for p in sources for _ in range(job.num_variants)], augmented) if gold == new)
-        print(f"The teacher's label equals the source's gold label for "
-              f"{agree / max(1, len(augmented)):.1%} of the variants")
-    else:
-        texts = [t for example in sources for t in example[:-1]]
-        augmenter = EmbeddingAugmenter.from_teacher(
-            teacher, tokenizer, texts, word_vectors=vectors, num_variants=job.num_variants,
-            replace_prob=job.replace_prob, top_k=job.top_k, seed=job.seed)
-        firsts = augmenter.augment([example[0] for example in sources])
-        seconds = augmenter.augment([example[1] for example in sources]) if pair else None
-        augmented = []
-        for i, example in enumerate(sources):
-            for v in range(job.num_variants):
-                if pair:
-                    augmented.append((firsts[i][v], seconds[i][v], example[-1]))
-                else:
-                    augmented.append((firsts[i][v], example[-1]))
-    os.makedirs(job.output_dir, exist_ok=True)
-    with atomic_file(cache) as temp:
-        with open(temp, "w", encoding="utf-8") as handle:
-            for example in augmented:
-                handle.write(json.dumps([*example[:-1], _json_label(example[-1])]) + "\n")
-    print(f"Augmented data: {len(augmented):,} variants")
-    return augmented
 
 
-def _json_label(value):
-    return float(value) if isinstance(value, float) else int(value)
+@dataclasses.dataclass
+class _Loaded:
+    """Everything `prepare` read and checked: what the stages run on."""
+
+    data: dict
+    tokenizer: object
+    teacher: object
+    pretrainer: object
+    student: object
+
+    @property
+    def common(self):
+        """Dataset arguments every stage shares."""
+        return dict(labels=self.data["labels"], tokenizer=self.tokenizer)
 
 
-def fit_chunks(steps, lines=10):
-    """(epochs, steps_per_epoch) covering `steps` with at most `lines` epochs.
+def prepare(job):
+    """Checks the settings, reads the data, loads the teacher, builds the student.
 
-    Long stages run as a few "epochs" of a repeated dataset so the progress
-    shows a line per chunk; the total is rounded up to a whole number of them.
-    """
-    epochs = max(1, min(steps, lines))
-    return epochs, math.ceil(steps / epochs)
-
-
-def _distil(job, name, teacher, student, dataset, steps, learning_rate, verbose, **kwargs):
-    """One stage: a Distiller fit for `steps`, the student saved atomically."""
-    from keras_compact.distill import Distiller
-    from keras_compact.training.finetune import make_adamw
-
-    done = _path(job, "stages", f"{name}.keras")
-    if os.path.isfile(done):
-        print(f"Stage {name}: done before, loading {done}")
-        return load_keras_file(done, "stage checkpoint", type(student))
-    distiller = Distiller(teacher, student, layer_mapping=job.layer_mapping,
-                          temperature=job.temperature, **kwargs)
-    epochs, per_epoch = fit_chunks(steps)
-    distiller.compile(optimizer=make_adamw(epochs * per_epoch, learning_rate))
-    print(distiller.mapping_report())
-    print(f"Stage {name}: {steps} steps, losses {', '.join(distiller.enabled_losses)}, "
-          f"teacher layers {list(distiller.teacher_layers)}, AdamW peak {learning_rate:g}")
-    with warnings.catch_warnings():
-        # The intermediate stages leave the pooler and logits without
-        # gradients by design; Keras would warn about it every run.
-        warnings.filterwarnings("ignore", message="Gradients do not exist")
-        distiller.fit(dataset.repeat(), epochs=epochs, steps_per_epoch=per_epoch,
-                      verbose=verbose, shuffle=False)  # the dataset shuffles
-    _save(student, done)
-    return student
-
-
-def job_task(job):
-    """The job's data: the bundled section task, or its files (every row checked).
+    Everything that can fail on bad input fails here, before any file is written
+    or any step trained.
 
     Returns:
-        A dict: "train" (a FileSpec or an in-memory list), "test" (same),
-        "test_name", "labels" (`LabelInfo`), "train_count", "test_count",
-        "metrics", "name", "pair".
-    """
-    from keras_compact.tasks.text_files import LabelInfo
-
-    if not job.data:
-        from keras_compact.data.labelled_task import load_section_task
-
-        task = load_section_task(seed=job.seed)
-        train = task["train"][: job.max_train_examples]
-        test = task["test"][: job.max_eval_examples]
-        return {"train": train, "test": test, "test_name": "test",
-                "labels": LabelInfo("classification", task["label_names"]),
-                "train_count": len(train), "test_count": len(test),
-                "metrics": ("accuracy",), "name": "sections", "pair": False}
-    from keras_compact.tasks.options import task_from_options
-
-    task = task_from_options(job.data)
-    evaluation = {**task["validation"], **{k: v for k, v in task["test"].items()
-                                          if v.label_column is not None}}
-    name = job.test_split or ("test" if "test" in evaluation else next(iter(evaluation)))
-    if name not in evaluation:
-        raise ValueError(f"test_split={name!r} is not a labelled split; have "
-                         f"{sorted(evaluation)}.")
-    train = task["train"]
-    train_count = task["counts"]["train"]
-    if job.max_train_examples and job.max_train_examples < train_count:
-        from keras_compact.tasks.datasets import read_examples
-
-        train = read_examples(train, task["labels"], job.max_train_examples)
-        train_count = len(train)
-    return {"train": train, "test": evaluation[name], "test_name": name,
-            "labels": task["labels"], "train_count": train_count,
-            "test_count": task["counts"][name], "metrics": task["metrics"],
-            "name": task.get("name"), "pair": task["pair"]}
-
-
-def _job_tokenizer(job, teacher=None):
-    """The teacher's tokenizer: --tokenizer/--vocab, else the one inside the teacher's
-    .keras (its preprocessor), else one saved beside it."""
-    from keras_compact.tasks.datasets import load_text_tokenizer
-    from keras_compact.training.tasks import find_tokenizer_beside
-
-    if job.tokenizer or job.vocab:
-        return load_text_tokenizer(job.tokenizer or job.vocab)
-    if teacher is None:
-        return None
-    preprocessor = getattr(teacher, "preprocessor", None)
-    if preprocessor is not None:
-        from keras_compact.tasks.datasets import text_tokenizer_from_layer
-
-        return text_tokenizer_from_layer(preprocessor.tokenizer,
-                                         source=f"{job.teacher} (preprocessor)")
-    source = find_tokenizer_beside(job.teacher)
-    if source is None:
-        raise ValueError(f"No tokenizer for teacher {job.teacher!r}: pass --tokenizer (a "
-                         ".model, vocab.txt or Hugging Face folder).")
-    return load_text_tokenizer(source)
-
-
-def run_distillation(job, verbose="auto", overwrite=False):
-    """Runs every stage of `job`; returns a dict of results and paths.
-
-    Every setting is checked first, then the output directory's run record
-    (`keras_compact.utils.run_settings`): a rerun with the same settings
-    resumes at the first unfinished stage; one with other settings stops
-    before writing anything unless `overwrite` (which removes the previous
-    run's outputs).
-
-    Returns:
-        A dict: "student" (distilled `TextClassifier`), "teacher", "scratch"
-        (or None), "table" (list of row dicts: model, parameters,
-        test_<metric> (the task's official metric by its name, e.g.
-        test_matthews_corrcoef on CoLA), scores, latency_b1_ms,
-        latency_b32_ms), "paths".
+        A `_Loaded`: data (see `job_task`), tokenizer, teacher, pretrainer (or
+        None) and the untrained student.
     """
     import keras
 
-    from keras_compact.data.pipeline import make_text_features_dataset
-    from keras_compact.distill.layer_mapping import layer_mapping as make_layer_mapping
-    from keras_compact.models import TextClassifier
     from keras_compact.models.pretrainer import AlbertPretrainer
-    from keras_compact.tasks.datasets import make_dataset
-    from keras_compact.tasks.datasets import read_examples
 
     check_job(job)
-    tokenizer = _job_tokenizer(job)
+    tokenizer = job_tokenizer(job)
     data = job_task(job)  # every file read and checked before any slow work
-    labels = data["labels"]
     # Before any tokenizer resource: re-seeding drops SentencePiece resources made earlier.
     keras.utils.set_random_seed(job.seed)
-    teacher = _load_teacher(job, data)
+    teacher = load_teacher(job, data)
     if tokenizer is None:
-        tokenizer = _job_tokenizer(job, teacher)
+        tokenizer = job_tokenizer(job, teacher)
+    check_teacher_fits_task(job, teacher, tokenizer, data)
+    pretrainer = (load_keras_file(job.pretrained, "pretrained", AlbertPretrainer)
+                  if job.pretrained else None)
+    student = build_student(job, teacher.backbone.vocabulary_size, teacher.num_classes)
+    start_student(job, student, teacher)
+    check_student_fits_teacher(job, student, teacher, pretrainer)
+    print(f"Teacher {teacher.count_params():,} parameters, student "
+          f"{student.count_params():,} ({size_ratio(teacher, student)})")
+    return _Loaded(data, tokenizer, teacher, pretrainer, student)
+
+
+def check_teacher_fits_task(job, teacher, tokenizer, data):
+    """The teacher must cover the tokenizer's ids and have one output per class."""
+    labels = data["labels"]
     if teacher.backbone.vocabulary_size < tokenizer.vocabulary_size:
         raise ValueError(f"The teacher has a {teacher.backbone.vocabulary_size}-token "
                          f"vocabulary but {tokenizer.source!r} has "
@@ -527,12 +362,10 @@ def run_distillation(job, verbose="auto", overwrite=False):
         raise ValueError(f"The teacher has {teacher.num_classes} outputs, the task "
                          f"{data['name'] or ''} has {labels.num_classes} "
                          f"({'regression' if labels.regression else 'classes'}).")
-    pretrainer = (load_keras_file(job.pretrained, "pretrained", AlbertPretrainer)
-                  if job.pretrained else None)
-    vocabulary_size = teacher.backbone.vocabulary_size
-    common = dict(labels=labels, tokenizer=tokenizer, seq_len=job.seq_len,
-                  batch_size=job.batch_size)
-    student = build_student(job, vocabulary_size, teacher.num_classes)
+
+
+def start_student(job, student, teacher):
+    """Sets the student's initial weights from the teacher as `job` asks."""
     if job.student_embeddings == "teacher_pca":
         init_embeddings_from_teacher(student.backbone, teacher.backbone)
         print(f"Student embeddings: the teacher's tables on their top "
@@ -540,7 +373,12 @@ def run_distillation(job, verbose="auto", overwrite=False):
     elif job.student_embeddings != "random":
         raise ValueError(f"student_embeddings must be 'random' or 'teacher_pca', got "
                          f"{job.student_embeddings!r}.")
-    # A student deeper than its teacher or a bad mapping: say so before the slow work.
+
+
+def check_student_fits_teacher(job, student, teacher, pretrainer):
+    """Depth, layer mapping, sequence length and size, before the slow work."""
+    from keras_compact.distill.layer_mapping import layer_mapping as make_layer_mapping
+
     make_layer_mapping(student.backbone.num_layers, teacher.backbone.num_layers,
                        job.layer_mapping)
     check_against_teacher(job, teacher, pretrainer)
@@ -550,179 +388,143 @@ def run_distillation(job, verbose="auto", overwrite=False):
             f"{json.dumps(job.student_config)}) has {student.count_params():,} parameters, "
             f"more than its teacher's {teacher.count_params():,}; distillation makes a "
             "smaller model. Pick a smaller --student-preset / --student-config.")
-    print(f"Teacher {teacher.count_params():,} parameters, student "
-          f"{student.count_params():,} ({_size_ratio(teacher, student)})")
 
-    # Nothing was written so far; a different run in OUTPUT_DIR stops here.
+
+def start_run_directory(job, overwrite):
+    """Checks OUTPUT_DIR's run record (a run with other settings stops here unless
+    `overwrite`) and removes temporaries a killed run left."""
     from keras_compact.utils.atomic import clean_stale_temporaries
     from keras_compact.utils.run_settings import check_run_settings
 
     check_run_settings(job.output_dir, "distill", run_settings(job), DISTILL_OUTPUTS,
                        overwrite=overwrite)
-    for folder in (job.output_dir, _path(job, "stages")):
+    for folder in (job.output_dir, job_path(job, "stages")):
         clean_stale_temporaries(folder)
+
+
+def intermediate_loss_options(job):
+    """The Distiller arguments of the general and intermediate stages."""
     heads = {} if job.attention_weight is None else {"attention_weight": job.attention_weight}
     if job.objective != "tinybert":
         heads.update(objective=job.objective, relation_heads=job.relation_heads,
                      relation_teacher_layer=job.relation_teacher_layer)
+    return heads
 
-    steps = {"general": math.prod(fit_chunks(job.general_steps)) if job.general_steps else 0}
-    if job.general_steps:
-        if tokenizer.kind != "sentencepiece" or tokenizer.vocab_file is None:
-            raise ValueError("general_steps > 0 reads the bundled corpus with a SentencePiece "
-                             "tokenizer file: pass --vocab (the teacher's .model), or set "
-                             "general_steps to 0 for this teacher.")
-        general_data = make_text_features_dataset(
-            None, tokenizer.vocab_file, batch_size=job.batch_size, max_seq_len=job.seq_len,
-            seed=job.seed)
-        backbone = _distil(job, "general", pretrainer.backbone, student.backbone,
-                           general_data, job.general_steps, job.general_learning_rate,
-                           verbose, stage="general", **heads)
-        student = TextClassifier(backbone, num_classes=teacher.num_classes, name="student")
 
+def general_stage(job, loaded, student, verbose):
+    """General distillation on the bundled corpus: the pretrainer's backbone
+    teaches the student's; returns the student on its new backbone and the steps."""
+    from keras_compact.data.pipeline import make_text_features_dataset
+
+    tokenizer = loaded.tokenizer
+    if tokenizer.kind != "sentencepiece" or tokenizer.vocab_file is None:
+        raise ValueError("general_steps > 0 reads the bundled corpus with a SentencePiece "
+                         "tokenizer file: pass --vocab (the teacher's .model), or set "
+                         "general_steps to 0 for this teacher.")
+    general_data = make_text_features_dataset(
+        None, tokenizer.vocab_file, batch_size=job.batch_size, max_seq_len=job.seq_len,
+        seed=job.seed)
+    backbone = distil_stage(job, "general", loaded.pretrainer.backbone, student.backbone,
+                            general_data, job.general_steps, job.general_learning_rate,
+                            verbose, stage="general", **intermediate_loss_options(job))
+    # The same head kind as the teacher's: a regressor stays a regressor.
+    return student_on(backbone, loaded.teacher.num_classes), math.prod(
+        fit_chunks(job.general_steps))
+
+
+def task_dataset(job, loaded):
+    """The task-specific stages' data: training texts plus augmented variants;
+    returns (dataset, examples)."""
+    from keras_compact.tasks.datasets import make_dataset
+    from keras_compact.tasks.datasets import read_examples
+
+    data = loaded.data
     augmented = []
     if job.num_variants:
         train = data["train"]
         sources = (train if isinstance(train, list) else
-                   read_examples(train, labels, job.max_augment_examples))
-        augmented = _augmented_pairs(job, sources[: job.max_augment_examples], teacher,
-                                     pretrainer, tokenizer)
-    total = data["train_count"] + len(augmented)
-    task_data = make_dataset(data["train"], **common, shuffle=True, seed=job.seed,
-                             count=data["train_count"], extra=augmented)
-    per_epoch = max(1, total // job.batch_size)
-    for stage, epochs, extra in (("intermediate", job.intermediate_epochs, heads),
+                   read_examples(train, data["labels"], job.max_augment_examples))
+        augmented = augmented_pairs(job, sources[: job.max_augment_examples],
+                                    loaded.teacher, loaded.pretrainer, loaded.tokenizer)
+    dataset = make_dataset(data["train"], **loaded.common, seq_len=job.seq_len,
+                           batch_size=job.batch_size, shuffle=True, seed=job.seed,
+                           count=data["train_count"], extra=augmented)
+    return dataset, data["train_count"] + len(augmented)
+
+
+def task_stages(job, loaded, student, verbose):
+    """Intermediate-layer then prediction-layer distillation on the task data;
+    returns the student and {stage: steps}."""
+    dataset, examples = task_dataset(job, loaded)
+    per_epoch = max(1, examples // job.batch_size)
+    steps = {}
+    for stage, epochs, extra in (("intermediate", job.intermediate_epochs,
+                                  intermediate_loss_options(job)),
                                  ("prediction", job.prediction_epochs, {})):
         steps[stage] = math.prod(fit_chunks(epochs * per_epoch)) if epochs else 0
         if epochs:
-            student = _distil(job, stage, teacher, student, task_data, steps[stage],
-                              job.learning_rate, verbose, stage=stage, **extra)
+            student = distil_stage(job, stage, loaded.teacher, student, dataset,
+                                   steps[stage], job.learning_rate, verbose, stage=stage,
+                                   **extra)
+    return student, steps
 
-    paths = {"student": _save(student, _path(job, "student_classifier.keras")),
-             "student_backbone": _save(student.backbone, _path(job, "student_backbone.keras"))}
-    if job.data:  # a self-contained run directory, as `finetune` writes
+
+def save_student(job, loaded, student):
+    """The distilled student's files; with task files, also a self-contained run
+    directory as `finetune` writes. Returns {name: path}."""
+    paths = {"student": save_model(student, job_path(job, "student_classifier.keras")),
+             "student_backbone": save_model(student.backbone,
+                                            job_path(job, "student_backbone.keras"))}
+    if job.data:
         from keras_compact.training.tasks import save_task_model
 
-        info = _task_info_for_student(job, data, tokenizer)
-        paths.update(save_task_model(student, _path(job, "student"), info, tokenizer))
-    models = [("teacher", teacher), ("distilled student", student)]
+        info = task_info_for_student(job, loaded.data, loaded.tokenizer)
+        paths.update(save_task_model(student, job_path(job, "student"), info,
+                                     loaded.tokenizer))
+    return paths
+
+
+def run_distillation(job, verbose="auto", overwrite=False):
+    """Runs every stage of `job`; returns a dict of results and paths.
+
+    Every setting is checked first (`prepare`), then the output directory's run
+    record (`keras_compact.utils.run_settings`): a rerun with the same settings
+    resumes at the first unfinished stage; one with other settings stops
+    before writing anything unless `overwrite` (which removes the previous
+    run's outputs).
+
+    Returns:
+        A dict: "student" (distilled `TextClassifier`), "teacher", "scratch"
+        (or None), "table" (list of row dicts: model, parameters,
+        test_<metric> (the task's official metric by its name, e.g.
+        test_matthews_corrcoef on CoLA), scores, latency_b1_ms, latency_b32_ms),
+        "steps", "paths", "metric".
+    """
+    loaded = prepare(job)
+    start_run_directory(job, overwrite)  # nothing was written before this
+    student, steps = loaded.student, {"general": 0}
+    if job.general_steps:
+        student, steps["general"] = general_stage(job, loaded, student, verbose)
+    student, task_steps = task_stages(job, loaded, student, verbose)
+    steps.update(task_steps)
+    paths = save_student(job, loaded, student)
+
+    models = {"teacher": loaded.teacher, "distilled student": student}
     scratch = None
     if job.scratch_baseline:
-        scratch = _train_scratch(job, data, vocabulary_size, teacher.num_classes,
-                                 sum(steps.values()), common, verbose)
-        paths["scratch"] = _save(scratch, _path(job, "scratch_classifier.keras"))
-        models.append(("scratch student", scratch))
-
-    from keras_compact.training.finetune import median_latency_ms
-    from keras_compact.training.tasks import evaluate_split
-
-    models = dict(models)
-    latency = {batch: median_latency_ms(models, job.seq_len, batch) if job.measure_latency
-               else dict.fromkeys(models, 0.0) for batch in (1, 32)}
-    table = []
-    for name, model in models.items():
-        scores = evaluate_split(model, data["test"], labels, tokenizer, job.seq_len,
-                                data["metrics"], batch_size=job.batch_size)
-        table.append({
-            "model": name,
-            "parameters": int(model.count_params()),
-            f"test_{data['metrics'][0]}": scores[data["metrics"][0]],
-            "scores": scores,
-            "latency_b1_ms": latency[1][name],
-            "latency_b32_ms": latency[32][name],
-        })
-    results = {"table": table, "steps": steps, "test_examples": data["test_count"],
-               "test_split": data["test_name"], "metric": data["metrics"][0],
+        teacher = loaded.teacher
+        scratch = train_scratch(
+            job, loaded.data,
+            lambda: build_student(job, teacher.backbone.vocabulary_size, teacher.num_classes),
+            sum(steps.values()),
+            dict(**loaded.common, seq_len=job.seq_len, batch_size=job.batch_size), verbose)
+        paths["scratch"] = save_model(scratch, job_path(job, "scratch_classifier.keras"))
+        models["scratch student"] = scratch
+    table = score_models(job, models, loaded.data, loaded.tokenizer)
+    metric = loaded.data["metrics"][0]
+    results = {"table": table, "steps": steps, "test_examples": loaded.data["test_count"],
+               "test_split": loaded.data["test_name"], "metric": metric,
                "job": dataclasses.asdict(job)}
-    paths["results"] = _write_json(results, _path(job, "results.json"))
-    return {"student": student, "teacher": teacher, "scratch": scratch, "table": table,
-            "steps": steps, "paths": paths, "metric": data["metrics"][0]}
-
-
-def _task_info_for_student(job, data, tokenizer):
-    from keras_compact.tasks.task_file import TASK_FILE
-    from keras_compact.tasks.task_file import read_task_file
-
-    info_path = os.path.join(os.path.dirname(os.path.abspath(job.teacher)), TASK_FILE)
-    if os.path.isfile(info_path):
-        info = read_task_file(info_path)
-    else:
-        options = job.data
-        info = {"name": data["name"], "labels": data["labels"].to_json(),
-                "label_names": data["labels"].names,
-                "text_column": options.get("text_column") or "text",
-                "text_b_column": options.get("text_b_column"),
-                "label_column": options.get("label_column") or "label",
-                "pair": data["pair"], "metrics": list(data["metrics"])}
-    info = {k: v for k, v in info.items() if k not in ("tokenizer", "scores")}
-    info["seq_len"] = job.seq_len
-    return info
-
-
-def _train_scratch(job, data, vocabulary_size, num_classes, total_steps, common, verbose):
-    """The same student, fresh, trained on the gold labels for `total_steps`."""
-    import keras
-
-    from keras_compact.tasks.datasets import make_dataset
-    from keras_compact.training.finetune import make_adamw
-    from keras_compact.training.tasks import compile_task_model
-
-    done = _path(job, "stages", "scratch.keras")
-    if os.path.isfile(done):
-        print(f"Scratch baseline: done before, loading {done}")
-        from keras_compact.models import TextClassifier
-
-        return load_keras_file(done, "stage checkpoint", TextClassifier)
-    keras.utils.set_random_seed(job.seed)  # the distilled student's initial weights
-    scratch = build_student(job, vocabulary_size, num_classes)
-    train = make_dataset(data["train"], **common, shuffle=True, seed=job.seed,
-                         count=data["train_count"])
-    epochs, per_epoch = fit_chunks(total_steps)
-    rate = job.scratch_learning_rate or job.learning_rate
-    compile_task_model(scratch, data["labels"], make_adamw(per_epoch * epochs, rate))
-    print(f"Scratch baseline: the same student from its initial weights, "
-          f"{per_epoch * epochs} steps on the gold labels, AdamW peak {rate:g}")
-    scratch.fit(train.repeat(), epochs=epochs, steps_per_epoch=per_epoch, verbose=verbose,
-                shuffle=False)
-    _save(scratch, done)
-    return scratch
-
-
-def _write_json(value, path):
-    from keras_compact.utils.atomic import atomic_file
-
-    with atomic_file(path) as temp:
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, indent=1)
-    return path
-
-
-def _size_ratio(teacher, student):
-    ratio = teacher.count_params() / student.count_params()
-    return f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger"
-
-
-def _smaller(teacher_parameters, parameters):
-    """The "smaller" column: 7.5x, or 1/2.5x for a model larger than the teacher."""
-    ratio = teacher_parameters / parameters
-    return f"{ratio:.1f}x" if ratio >= 1 else f"1/{1 / ratio:.1f}x"
-
-
-def format_table(table, metric="accuracy"):
-    """The teacher / student table as aligned text, with ratios to the teacher.
-
-    Args:
-        table: the rows of `run_distillation`.
-        metric: the task's official metric; rows hold it as `test_<metric>`.
-    """
-    teacher = table[0]
-    lines = [f"{'model':<18} {'parameters':>12} {'smaller':>8} {'test score':>10} "
-             f"{'ms b=1':>8} {'ms b=32':>8} {'speedup b=32':>13}"]
-    for row in table:
-        lines.append(
-            f"{row['model']:<18} {row['parameters']:>12,} "
-            f"{_smaller(teacher['parameters'], row['parameters']):>8} "
-            f"{row['test_' + metric]:>10.4f} {row['latency_b1_ms']:>8.2f} "
-            f"{row['latency_b32_ms']:>8.2f} "
-            f"{teacher['latency_b32_ms'] / max(row['latency_b32_ms'], 1e-9):>12.1f}x")
-    return "\n".join(lines)
+    paths["results"] = write_json(results, job_path(job, "results.json"))
+    return {"student": student, "teacher": loaded.teacher, "scratch": scratch,
+            "table": table, "steps": steps, "paths": paths, "metric": metric}

@@ -441,7 +441,7 @@ def run_comparison(output_dir, albert_teacher_path, seed=0, verbose=2,
     from keras_compact.tasks.datasets import load_text_tokenizer
     from keras_compact.tasks.datasets import text_tokenizer_from_layer
     from keras_compact.training.distillation_job import DistillationJob
-    from keras_compact.training.distillation_job import _write_json
+    from keras_compact.training.distillation_stages import write_json as _write_json
     from keras_compact.training.distillation_job import run_distillation
     from keras_compact.training.finetune import median_latency_ms
     from keras_compact.training.tasks import evaluate_split

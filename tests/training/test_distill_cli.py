@@ -87,3 +87,31 @@ def test_distill_bad_input_is_a_clear_error(tmp_path, spm_model, teacher_files, 
     assert "3" in err and "2" in err and "layers" in err and "Traceback" not in err
     assert main(base + ["--layer-mapping", "a,b"]) == 2
     assert "--layer-mapping" in capsys.readouterr().err
+
+
+def test_general_stage_keeps_a_regression_student_a_regressor(tmp_path, spm_model,
+                                                              teacher_files):
+    """Issue 19, defect 1: after general distillation the student was rebuilt as a
+    TextClassifier, so a regression run exported logits instead of a score."""
+    from keras_compact.models import TextRegressor
+    from keras_compact.training.distillation_job import DistillationJob
+    from keras_compact.training.distillation_job import run_distillation
+    from tests.tasks.fixtures import pair_rows
+    from tests.tasks.fixtures import write_rows
+
+    pretrained, _ = teacher_files
+    teacher = TextRegressor(keras.saving.load_model(pretrained).backbone)
+    teacher.save(str(tmp_path / "regressor.keras"))
+    rows = write_rows(tmp_path / "train.jsonl", pair_rows(1, regression=True))
+    job = DistillationJob(
+        output_dir=str(tmp_path / "run"), vocab=spm_model,
+        teacher=str(tmp_path / "regressor.keras"), pretrained=pretrained,
+        data={"train": rows, "validation": rows, "text_column": "premise",
+              "text_b_column": "hypothesis"},
+        student_config=json.loads(STUDENT), seq_len=32, batch_size=8, general_steps=1,
+        intermediate_epochs=0, prediction_epochs=1, num_variants=0,
+        scratch_baseline=False, measure_latency=False)
+    result = run_distillation(job, verbose=0)
+    assert isinstance(result["student"], TextRegressor)
+    saved = keras.saving.load_model(str(tmp_path / "run" / "student_classifier.keras"))
+    assert isinstance(saved, TextRegressor)
