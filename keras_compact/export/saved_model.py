@@ -32,7 +32,7 @@ columns after the last real token of every example are dropped (the width
 rounded up to a multiple of 8, which keeps the set of shapes the kernels see
 small). Padded keys are masked out of attention and a classifier reads the
 first position, so the outputs are those of the full width, computed on
-fewer columns; `tools/bench_serving.py` times both.
+fewer columns; `tools/benchmarks/bench_serving.py` times both.
 """
 
 import os

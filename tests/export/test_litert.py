@@ -116,7 +116,7 @@ def test_wordpiece_embedder_matches_transformers_tokenizer_and_keras(tmp_path):
         np.testing.assert_array_equal(packed["padding_mask"].numpy(),
                                       encoded["attention_mask"])
     # A tiny backbone with the real 30,522-token vocabulary (the MiniLM
-    # checkpoint itself is exported in tools/bench_deploy.py).
+    # checkpoint itself is exported in tools/benchmarks/bench_deploy.py).
     backbone = CompactBackbone(**dict(TINY, vocabulary_size=len(hf_tokenizer.vocab)))
     path = export_litert(backbone, tokenizer, str(tmp_path / "embedder.tflite"),
                          seq_len=seq_len)
