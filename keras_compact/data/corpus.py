@@ -114,7 +114,7 @@ def default_corpus_path():
 
     Each line is one document: `{"id", "section", "source", "title",
     "paragraphs": [...]}`. The licence notice is `LICENSE-python-docs.txt`
-    in the same folder; `tools/build_corpus.py` rebuilds the file.
+    in the same folder; `tools/generators/build_corpus.py` rebuilds the file.
     """
     return str(importlib.resources.files("keras_compact") / "datasets" / DEFAULT_CORPUS_FILE)
 

@@ -34,10 +34,8 @@ Signatures (one, "serving_default"):
 - raw text: "text" (string [batch]; plus "text_b" with `pair=True`);
 - token ids (`raw_text=False`): "token_ids", "segment_ids",
   "padding_mask" (int32 [batch, seq_len]);
-- outputs, classifier: "logits", "probabilities", "label_ids"; regressor:
-  "score"; `TextEmbedder`: "embedding"; backbone: "pooled_output" and
-  "embedding" (mean of the sequence output over real tokens, the
-  sentence-transformers pooling).
+- outputs: those of `keras_compact.export.heads` (the table every format
+  shares), e.g. classifier "logits", "probabilities", "label_ids".
 
 Example:
 ```python
@@ -48,10 +46,10 @@ runner(text=np.array(["Lists are mutable sequences."]))["label_ids"]
 ```
 """
 
-import json
 import os
 import tempfile
 
+from keras_compact.export.heads import ExportError
 from keras_compact.utils.atomic import atomic_file
 
 LITERT_QUANTIZE = ("int8",)
@@ -60,7 +58,7 @@ TEXT_OPS = ("TFText>FastSentencepieceTokenize", "TFText>FastWordpieceTokenize",
             "TFText>FastBertNormalize")
 
 
-class LiteRTExportError(ValueError):
+class LiteRTExportError(ExportError):
     """A model or tokenizer that a LiteRT file cannot hold or run."""
 
 
@@ -74,8 +72,16 @@ def _unsupported_tokenizer(what):
         "with raw_text=False (CLI: --token-ids) and tokenize in the app.")
 
 
+def _int32_ragged(ragged):
+    import tensorflow as tf
+
+    return tf.RaggedTensor.from_row_splits(tf.cast(ragged.values, tf.int32),
+                                           tf.cast(ragged.row_splits, tf.int32),
+                                           validate=False)
+
+
 class _TextOps:
-    """A tokenizer as LiteRT-compatible TF ops: strings -> (values, row_splits)."""
+    """A tokenizer as LiteRT-compatible TF ops: strings -> int32 RaggedTensor."""
 
     def __init__(self, kind, tokenize, cls_id, sep_id, pad_id, vocabulary_size):
         self.kind, self.tokenize = kind, tokenize
@@ -130,8 +136,7 @@ def _sentencepiece_ops(proto, source):
             f"{model_proto.normalizer_spec.name!r}). {fix}")
 
     def tokenize(texts):
-        ragged = tokenizer.tokenize(texts)
-        return tf.cast(ragged.values, tf.int32), tf.cast(ragged.row_splits, tf.int32)
+        return _int32_ragged(tokenizer.tokenize(texts))
 
     return _TextOps("sentencepiece", tokenize, ids["cls"], ids["sep"], ids["pad"],
                     processor.get_piece_size())
@@ -156,16 +161,17 @@ def _wordpiece_ops(vocabulary, lowercase, source, suffix="##", unknown="[UNK]"):
         no_pretokenization=False, support_detokenization=False, token_out_type=tf.int32)
 
     def tokenize(texts):
-        ragged = tokenizer.tokenize(normalizer.normalize(texts))
-        return tf.cast(ragged.values, tf.int32), tf.cast(ragged.row_splits, tf.int32)
+        return _int32_ragged(tokenizer.tokenize(normalizer.normalize(texts)))
 
     return _TextOps("wordpiece", tokenize, index["[CLS]"], index["[SEP]"], index["[PAD]"],
                     len(vocabulary))
 
 
-def _read_vocab_txt(path):
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\n") for line in handle]
+def _proto_bytes(proto):
+    if isinstance(proto, bytes):
+        return proto
+    with open(proto, "rb") as handle:
+        return handle.read()
 
 
 def litert_text_ops(tokenizer, lowercase=None):
@@ -184,30 +190,21 @@ def litert_text_ops(tokenizer, lowercase=None):
         LiteRTExportError: a tokenizer LiteRT cannot run (names the op and
             the fix).
     """
+    from keras_compact.tokenizers import SentencePieceTokenizer
+    from keras_compact.tokenizers import load_tokenizer
+
     if isinstance(tokenizer, bytes):
         return _sentencepiece_ops(tokenizer, "<bytes>")
     if isinstance(tokenizer, (str, os.PathLike)):
-        path = os.fspath(tokenizer)
-        if os.path.isdir(path):
-            vocab = os.path.join(path, "vocab.txt")
-            if not os.path.isfile(vocab):
-                raise _unsupported_tokenizer(f"Folder {path!r} (no vocab.txt: not a "
-                                             "WordPiece tokenizer)")
-            if lowercase is None:
-                config = os.path.join(path, "tokenizer_config.json")
-                if os.path.isfile(config):
-                    with open(config, encoding="utf-8") as handle:
-                        lowercase = json.load(handle).get("do_lower_case", True)
-            return _wordpiece_ops(_read_vocab_txt(vocab), lowercase is not False, repr(path))
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"Tokenizer file {path!r} does not exist.")
-        if path.endswith(".txt"):
-            return _wordpiece_ops(_read_vocab_txt(path), lowercase is not False, repr(path))
-        with open(path, "rb") as handle:
-            return _sentencepiece_ops(handle.read(), repr(path))
+        # The package's one loader reads the files (casing from the Hugging
+        # Face folder's configuration, special tokens checked).
+        source = repr(os.fspath(tokenizer))
+        tokenizer = load_tokenizer(tokenizer)
+        if isinstance(tokenizer, SentencePieceTokenizer):
+            return _sentencepiece_ops(_proto_bytes(tokenizer.proto), source)
     proto = getattr(tokenizer, "proto", None)
-    if isinstance(proto, bytes):
-        return _sentencepiece_ops(proto, type(tokenizer).__name__)
+    if isinstance(proto, (bytes, str, os.PathLike)):
+        return _sentencepiece_ops(_proto_bytes(proto), type(tokenizer).__name__)
     get_vocabulary = getattr(tokenizer, "get_vocabulary", None)
     if callable(get_vocabulary) and hasattr(tokenizer, "lowercase"):
         if lowercase is None:
@@ -227,92 +224,6 @@ def litert_text_ops(tokenizer, lowercase=None):
             suffix=getattr(tokenizer, "suffix_indicator", "##"), unknown=unknown)
     raise _unsupported_tokenizer(f"Tokenizer {type(tokenizer).__module__}."
                                  f"{type(tokenizer).__name__}")
-
-
-def _indicator(value):
-    """1 where value >= 1, else 0, with integer ops: the TFLite converter folds a
-    bool -> int32 cast feeding Keras' embedding lookup into a `zeros_like` on
-    bools, which it then rejects."""
-    import tensorflow as tf
-
-    return tf.clip_by_value(value, 0, 1)
-
-
-def pack_dense(ops, seq_len, first, second=None):
-    """`[CLS] a [SEP] (b [SEP])` packing with TFLite builtin ops only.
-
-    Args:
-        ops: the `_TextOps` (special ids).
-        seq_len: int. Output width.
-        first, second: (values, row_splits) int32 pairs of the tokenized
-            texts; pairs are truncated by BERT's rule (longer first, ties
-            from b), the rule `TextPacker` and pretraining use.
-
-    Returns:
-        dict of int32 [batch, seq_len] "token_ids", "segment_ids",
-        "padding_mask", equal to `keras_compact.export.TextPacker`'s.
-    """
-    import tensorflow as tf
-
-    from keras_compact.data.sop import truncated_lengths
-
-    position = tf.range(seq_len, dtype=tf.int32)[None, :]
-
-    def lengths(part):
-        return part[1][1:] - part[1][:-1]
-
-    def take(part, keep, start):
-        # Row i's tokens land at [start_i, start_i + keep_i); elsewhere an
-        # out-of-range index reads the appended pad.
-        values, splits = part
-        inside = (position >= start[:, None]) & (position < (start + keep)[:, None])
-        index = splits[:-1, None] + position - start[:, None]
-        table = tf.concat([values, tf.constant([ops.pad_id], tf.int32)], 0)
-        return inside, tf.gather(table, tf.where(inside, index, tf.shape(values)[0]))
-
-    length_a = lengths(first)
-    if second is None:
-        keep_a, keep_b = tf.minimum(length_a, seq_len - 2), None
-    else:
-        keep_a, keep_b = truncated_lengths(length_a, lengths(second), seq_len - 3)
-    ones = tf.ones_like(length_a)
-    in_a, ids_a = take(first, keep_a, ones)
-    token_ids = tf.where(in_a, ids_a, ops.pad_id)
-    token_ids = tf.where(position == 0, ops.cls_id, token_ids)
-    end = keep_a + 1  # the first [SEP]
-    token_ids = tf.where(position == end[:, None], ops.sep_id, token_ids)
-    segment_ids = tf.zeros_like(token_ids)
-    if second is not None:
-        start_b = end + 1
-        in_b, ids_b = take(second, keep_b, start_b)
-        token_ids = tf.where(in_b, ids_b, token_ids)
-        end = start_b + keep_b
-        token_ids = tf.where(position == end[:, None], ops.sep_id, token_ids)
-        segment_ids = (_indicator(position - start_b[:, None] + 1)
-                       * _indicator(end[:, None] - position + 1))
-    padding_mask = _indicator(end[:, None] - position + 1)
-    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
-
-
-def _model_kind(model):
-    import keras
-
-    from keras_compact.models import CompactBackbone
-    from keras_compact.models import TextClassifier
-    from keras_compact.models import TextEmbedder
-    from keras_compact.models import TextRegressor
-
-    if keras.backend.backend() != "tensorflow":
-        raise LiteRTExportError(
-            "LiteRT export needs KERAS_BACKEND=tensorflow (active: "
-            f"{keras.backend.backend()}); save the model as .keras and export it from a "
-            "TensorFlow-backend process.")
-    for cls, kind in ((TextRegressor, "regressor"), (TextClassifier, "classifier"),
-                      (TextEmbedder, "text_embedder"), (CompactBackbone, "embedder")):
-        if isinstance(model, cls):
-            return kind, model if kind == "embedder" else model.backbone
-    raise LiteRTExportError(f"LiteRT export takes a TextClassifier, TextRegressor, "
-                            f"TextEmbedder or CompactBackbone, got {type(model).__name__}.")
 
 
 def litert_interpreter(path_or_bytes, num_threads=None):
@@ -368,7 +279,13 @@ def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lower
     import tensorflow as tf
     from keras.export import ExportArchive
 
-    kind, backbone = _model_kind(model)
+    from keras_compact.export.heads import backbone_of
+    from keras_compact.export.heads import head_outputs
+    from keras_compact.export.heads import serving_head
+    from keras_compact.preprocessing import pack
+
+    head = serving_head(model, "LiteRT")
+    backbone = backbone_of(model, head)
     preprocessor = getattr(model, "preprocessor", None)
     if seq_len is None:
         seq_len = getattr(preprocessor, "sequence_length", None) or 128
@@ -393,20 +310,13 @@ def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lower
                 f"vocabulary has {backbone.vocabulary_size}; pass the model's own tokenizer.")
 
     def outputs(features):
-        result = model(features, training=False)
-        if kind == "regressor":
-            return {"score": tf.cast(result, tf.float32)[:, 0]}
-        if kind == "text_embedder":
-            return {"embedding": tf.cast(result, tf.float32)}
-        if kind == "classifier":
-            logits = tf.cast(result, tf.float32)
-            return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1),
-                    "label_ids": tf.argmax(logits, axis=-1, output_type=tf.int32)}
-        sequence = tf.cast(result["sequence_output"], tf.float32)
-        mask = tf.cast(features["padding_mask"], tf.float32)[:, :, None]
-        embedding = tf.reduce_sum(sequence * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
-        return {"pooled_output": tf.cast(result["pooled_output"], tf.float32),
-                "embedding": embedding}
+        return head_outputs(head, model(features, training=False), features)
+
+    def packed(text, text_b=None):
+        return pack(text_ops.tokenize(text),
+                    None if text_b is None else text_ops.tokenize(text_b),
+                    sequence_length=seq_len, cls_id=text_ops.cls_id, sep_id=text_ops.sep_id,
+                    pad_id=text_ops.pad_id)
 
     archive = ExportArchive()
     archive.track(model)
@@ -414,12 +324,11 @@ def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lower
         text = tf.TensorSpec([None], tf.string, name="text")
         if pair:
             def serve(text, text_b):
-                return outputs(pack_dense(text_ops, seq_len, text_ops.tokenize(text),
-                                          text_ops.tokenize(text_b)))
+                return outputs(packed(text, text_b))
             signature = [text, tf.TensorSpec([None], tf.string, name="text_b")]
         else:
             def serve(text):
-                return outputs(pack_dense(text_ops, seq_len, text_ops.tokenize(text)))
+                return outputs(packed(text))
             signature = [text]
     else:
         def serve(token_ids, segment_ids, padding_mask):

@@ -15,8 +15,8 @@ are tokenized at most, whatever the text's size).
 Signatures:
 - `serving_default`: "text" (string [batch]; plus "text_b" for pair
   models) -> classifier: "logits", "probabilities", "label_ids" (int32) and
-  "labels" (string, when label names are given); regressor: "score";
-  embedder: "embedding"; backbone: "pooled_output", "sequence_output".
+  "labels" (string, when label names are given); the other kinds' outputs
+  are those of `keras_compact.export.heads` (the table every format shares).
 - `serve_token_ids`: "token_ids", "segment_ids", "padding_mask" (int32
   [batch, seq_len]) -> the same outputs, for clients that tokenize.
 
@@ -32,11 +32,16 @@ columns after the last real token of every example are dropped (the width
 rounded up to a multiple of 8, which keeps the set of shapes the kernels see
 small). Padded keys are masked out of attention and a classifier reads the
 first position, so the outputs are those of the full width, computed on
-fewer columns; `tools/bench_serving.py` times both.
+fewer columns; `tools/benchmarks/bench_serving.py` times both.
 """
 
 import os
 
+from keras_compact.export.heads import BACKBONE
+from keras_compact.export.heads import CLASSIFIER
+from keras_compact.export.heads import backbone_of
+from keras_compact.export.heads import head_outputs
+from keras_compact.export.heads import serving_head
 from keras_compact.export.versions import version_path
 from keras_compact.utils.atomic import atomic_directory
 from keras_compact.utils.atomic import atomic_numbered_directory
@@ -74,32 +79,6 @@ def trim_padding_columns(features, seq_len):
     width = (last + TRIM_MULTIPLE - 1) // TRIM_MULTIPLE * TRIM_MULTIPLE
     width = tf.clip_by_value(width, min(TRIM_MULTIPLE, seq_len), seq_len)
     return {key: value[:, :width] for key, value in features.items()}
-
-
-CLASSIFIER, REGRESSOR, EMBEDDER, BACKBONE = "classifier", "regressor", "embedder", "backbone"
-
-
-def _model_kind(model):
-    import keras
-
-    from keras_compact.models import CompactBackbone
-    from keras_compact.models import TextClassifier
-    from keras_compact.models import TextEmbedder
-    from keras_compact.models import TextRegressor
-
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "SavedModel export needs KERAS_BACKEND=tensorflow (active: "
-            f"{keras.backend.backend()}). Save the model as .keras on this backend "
-            "and export it from a TensorFlow-backend process: KERAS_BACKEND=tensorflow "
-            "keras-compact export --model model.keras ...")
-    for cls, kind in ((TextRegressor, REGRESSOR), (TextClassifier, CLASSIFIER),
-                      (TextEmbedder, EMBEDDER), (CompactBackbone, BACKBONE)):
-        if isinstance(model, cls):
-            return kind
-    raise ValueError(f"Export takes a TextClassifier, TextRegressor, TextEmbedder or a "
-                     f"CompactBackbone (TextClassifier or a CompactBackbone in short), got "
-                     f"{type(model).__name__}.")
 
 
 def serving_preprocessor(model, vocab=None, seq_len=None, pair=None):
@@ -239,8 +218,9 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
 
     from keras_compact.models.classifier import check_preprocessor
 
-    kind = _model_kind(model)
-    backbone = model if kind == BACKBONE else model.backbone
+    head = serving_head(model, "SavedModel")
+    kind = head.kind
+    backbone = backbone_of(model, head)
     if path is None:
         raise ValueError("path is required: the SavedModel directory to create.")
     preprocessor = serving_preprocessor(model, vocab, seq_len=seq_len, pair=pair)
@@ -259,26 +239,16 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
 
         # The copy is quantized; the preprocessor stays the original's.
         model = quantize_model(model, quantize)
-        backbone = model if kind == BACKBONE else model.backbone
+        backbone = backbone_of(model, head)
     names = None if label_names is None else tf.constant(list(label_names), tf.string)
     vocabulary_size = int(backbone.vocabulary_size)
     num_segments = int(getattr(backbone, "num_segments", 2))
 
     def outputs(features):
         features = {k: tf.cast(features[k], tf.int32) for k in INPUT_KEYS}
-        if kind == BACKBONE:
-            result = model(features, training=False)
-            return {"pooled_output": tf.cast(result["pooled_output"], tf.float32),
-                    "sequence_output": tf.cast(result["sequence_output"], tf.float32)}
-        if trim_padding:
+        if kind != BACKBONE and trim_padding:
             features = trim_padding_columns(features, seq_len)
-        values = tf.cast(model(features, training=False), tf.float32)
-        if kind == EMBEDDER:
-            return {"embedding": values}
-        if kind == REGRESSOR:
-            return {"score": values[:, 0]}
-        result = {"logits": values, "probabilities": tf.nn.softmax(values, axis=-1),
-                  "label_ids": tf.argmax(values, axis=-1, output_type=tf.int32)}
+        result = head_outputs(head, model(features, training=False), features)
         if names is not None:
             result["labels"] = tf.gather(names, result["label_ids"])
         return result

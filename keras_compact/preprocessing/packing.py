@@ -11,7 +11,8 @@ sentence pairs (`keras_compact.data.sop`), fine-tuning
 (`keras_compact.preprocessing.TextClassifierPreprocessor`) and so the
 serving graphs (`keras_compact.export`).
 
-Written with core TensorFlow ops only (ragged gather, concat, pad): no
+Written with dense core TensorFlow ops only (range, gather, where), which
+are also TFLite builtins, so the LiteRT graphs run this packer too: no
 tensorflow-text `RoundRobinTrim` or keras-hub `MultiSegmentPacker` (which
 uses it), because TF Serving releases before 2.20 lack that op, and because
 BERT's pair rule is "longest first", which round robin is not.
@@ -106,12 +107,26 @@ def _as_ragged(ids, name):
     return tf.RaggedTensor.from_tensor(tf.cast(ids, tf.int32))
 
 
-def _head(ids, lengths):
-    """The first `lengths[i]` ids of each row (lengths <= row lengths)."""
-    starts = tf.cast(ids.row_starts(), tf.int32)
-    return tf.RaggedTensor.from_row_lengths(
-        tf.gather(ids.flat_values, tf.ragged.range(starts, starts + lengths).flat_values),
-        tf.cast(lengths, ids.row_splits.dtype), validate=False)
+def _indicator(value):
+    """1 where value >= 1, else 0, with integer ops only.
+
+    Not a bool -> int32 cast: the TFLite converter folds such a cast feeding
+    an embedding lookup into a `zeros_like` on bools, which it then rejects.
+    """
+    return tf.clip_by_value(value, 0, 1)
+
+
+def _place(values, splits, keep, start, position, pad_id):
+    """Row i's first keep_i ids at columns [start_i, start_i + keep_i).
+
+    Dense gathers over [batch, sequence_length] columns (core ops that are
+    also TFLite builtins); elsewhere the index reads an appended pad id.
+    Returns (inside: bool [batch, sequence_length], ids int32 the same).
+    """
+    inside = (position >= start[:, None]) & (position < (start + keep)[:, None])
+    index = splits[:-1, None] + position - start[:, None]
+    table = tf.concat([values, tf.fill([1], tf.constant(pad_id, tf.int32))], 0)
+    return inside, tf.gather(table, tf.where(inside, index, tf.shape(values)[0]))
 
 
 def check_sequence_length(sequence_length, pair=False, name="sequence_length"):
@@ -161,49 +176,54 @@ def pack(first_ids, second_ids=None, *, sequence_length, cls_id, sep_id, pad_id,
     """
     check_sequence_length(sequence_length, pair=second_ids is not None)
     first = _as_ragged(first_ids, "first_ids")
-    rows = first.nrows(out_type=tf.int32)
-    first_len = tf.cast(first.row_lengths(), tf.int32)
-    second = None if second_ids is None else _as_ragged(second_ids, "second_ids")
-    if second is not None:
-        second_len = tf.cast(second.row_lengths(), tf.int32)
+    # Only values and row splits are read, with dense ops: no ragged concat or
+    # RaggedTensorToTensor, so LiteRT graphs (keras_compact.export.litert) run
+    # this packer with builtin ops too.
+    values_a, splits_a = first.values, tf.cast(first.row_splits, tf.int32)
+    first_len = splits_a[1:] - splits_a[:-1]
+    if second_ids is not None:
+        second = _as_ragged(second_ids, "second_ids")
+        values_b, splits_b = second.values, tf.cast(second.row_splits, tf.int32)
+        second_len = splits_b[1:] - splits_b[:-1]
         # Everything downstream waits for the check (a session runs
         # independent ops in any order).
         with tf.control_dependencies([tf.debugging.assert_equal(
-                rows, second.nrows(out_type=tf.int32),
+                tf.shape(first_len), tf.shape(second_len),
                 message="The two texts of a pair batch have different batch sizes; pass "
                         "as many second texts (text_b) as first texts (text)")]):
-            rows, first_len, second_len = (tf.identity(rows), tf.identity(first_len),
-                                           tf.identity(second_len))
+            first_len, second_len = tf.identity(first_len), tf.identity(second_len)
             if ranking_lengths is not None:
                 ranking_lengths = [tf.identity(r) for r in ranking_lengths]
-    cls = tf.fill([rows, 1], tf.constant(cls_id, tf.int32))
-    sep = tf.fill([rows, 1], tf.constant(sep_id, tf.int32))
-    if second is None:
-        first = _head(first, tf.minimum(first_len, sequence_length - 2))
-        token_ids = tf.concat([cls, first, sep], axis=1)
-        segment_ids = tf.zeros_like(token_ids)
+    position = tf.range(sequence_length, dtype=tf.int32)[None, :]
+    if second_ids is None:
+        keep_first = tf.minimum(first_len, sequence_length - 2)
+    elif ranking_lengths is None:
+        keep_first, keep_second = longest_first_lengths(first_len, second_len,
+                                                        sequence_length - 3)
     else:
-        if ranking_lengths is None:
-            keep_first, keep_second = longest_first_lengths(first_len, second_len,
-                                                            sequence_length - 3)
-        else:
-            keep_first, keep_second = longest_first_lengths(
-                tf.cast(ranking_lengths[0], tf.int64), tf.cast(ranking_lengths[1], tf.int64),
-                sequence_length - 3)
-            # Never more than the ids at hand.
-            keep_first = tf.minimum(tf.cast(keep_first, tf.int32), first_len)
-            keep_second = tf.minimum(tf.cast(keep_second, tf.int32), second_len)
-        first, second = _head(first, keep_first), _head(second, keep_second)
-        token_ids = tf.concat([cls, first, sep, second, sep], axis=1)
-        segment_ids = tf.concat([tf.zeros_like(cls), tf.zeros_like(first), tf.zeros_like(sep),
-                                 tf.ones_like(second), tf.ones_like(sep)], axis=1)
-    shape = [None, sequence_length]
-    lengths = tf.cast(token_ids.row_lengths(), tf.int32)
-    return {
-        "token_ids": token_ids.to_tensor(default_value=pad_id, shape=shape),
-        "segment_ids": segment_ids.to_tensor(default_value=0, shape=shape),
-        "padding_mask": tf.sequence_mask(lengths, sequence_length, dtype=tf.int32),
-    }
+        keep_first, keep_second = longest_first_lengths(
+            tf.cast(ranking_lengths[0], tf.int64), tf.cast(ranking_lengths[1], tf.int64),
+            sequence_length - 3)
+        # Never more than the ids at hand.
+        keep_first = tf.minimum(tf.cast(keep_first, tf.int32), first_len)
+        keep_second = tf.minimum(tf.cast(keep_second, tf.int32), second_len)
+    in_a, ids_a = _place(values_a, splits_a, keep_first, tf.ones_like(first_len), position,
+                         pad_id)
+    token_ids = tf.where(in_a, ids_a, pad_id)
+    token_ids = tf.where(position == 0, cls_id, token_ids)
+    end = keep_first + 1  # the first [SEP]
+    token_ids = tf.where(position == end[:, None], sep_id, token_ids)
+    segment_ids = tf.zeros_like(token_ids)
+    if second_ids is not None:
+        start_b = end + 1
+        in_b, ids_b = _place(values_b, splits_b, keep_second, start_b, position, pad_id)
+        token_ids = tf.where(in_b, ids_b, token_ids)
+        end = start_b + keep_second
+        token_ids = tf.where(position == end[:, None], sep_id, token_ids)
+        segment_ids = (_indicator(position - start_b[:, None] + 1)
+                       * _indicator(end[:, None] - position + 1))
+    return {"token_ids": token_ids, "segment_ids": segment_ids,
+            "padding_mask": _indicator(end[:, None] - position + 1)}
 
 
 def bound_text_length(texts, max_chars, return_cut=False):

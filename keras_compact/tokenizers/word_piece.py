@@ -26,7 +26,7 @@ library) with `add_special_tokens=False`, step by step:
    `[UNK]`.
 
 Which characters count as control, space, punctuation, nonspacing mark or CJK
-ideograph is measured from the reference itself (tools/gen_bert_unicode_tables.py
+ideograph is measured from the reference itself (tools/generators/gen_bert_unicode_tables.py
 writes `_bert_unicode.py`), so the code point tables cannot drift from it.
 
 Ops used, and TFLite/LiteRT (checked with `tf.lite.TFLiteConverter`,

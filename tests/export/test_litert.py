@@ -19,13 +19,15 @@ from keras_compact.export.litert import LiteRTExportError
 from keras_compact.export.litert import export_litert
 from keras_compact.export.litert import litert_interpreter
 from keras_compact.export.litert import litert_text_ops
-from keras_compact.export.litert import pack_dense
+from keras_compact.preprocessing import pack
 from tests.conftest import minilm_dir_or_skip
 from tests.export.conftest import TINY
 
 TEXTS = ["Lists are mutable sequences.", "The with statement opens files; ünïcode 😀.",
-         "", "word " * 80]
-TEXTS_B = ["A second text.", "", "x " * 50, "short"]
+         "", "word " * 80, "word " * 30]
+# The last pair cuts both texts, b the longer: longest-first truncation (the
+# one packer's) and pretraining's greedy rule differ there by one token.
+TEXTS_B = ["A second text.", "", "x " * 50, "short", "word " * 40]
 
 
 def run(path, num_threads=1, **inputs):
@@ -37,7 +39,17 @@ def keras_outputs(model, features):
     return keras.ops.convert_to_numpy(model(features, training=False))
 
 
+def litert_pack(ops, seq_len, texts, second=None):
+    """The packing a raw-text LiteRT graph runs (export.litert.text_archive)."""
+    return pack(ops.tokenize(tf.constant(texts)),
+                None if second is None else ops.tokenize(tf.constant(second)),
+                sequence_length=seq_len, cls_id=ops.cls_id, sep_id=ops.sep_id,
+                pad_id=ops.pad_id)
+
+
 def test_sentencepiece_packing_equals_the_serving_packer(spm_model):
+    """Issue 19 defect 2: LiteRT packed pairs with pretraining's truncation
+    rule; the last pair (both texts cut, b longer) told them apart."""
     ops = litert_text_ops(spm_model)
     with open(spm_model, "rb") as handle:
         proto = handle.read()
@@ -45,8 +57,7 @@ def test_sentencepiece_packing_equals_the_serving_packer(spm_model):
         packer = TextPacker(proto, seq_len)
         for second in (None, TEXTS_B):
             expected = packer(tf.constant(TEXTS), None if second is None else tf.constant(second))
-            got = pack_dense(ops, seq_len, ops.tokenize(tf.constant(TEXTS)),
-                             None if second is None else ops.tokenize(tf.constant(second)))
+            got = litert_pack(ops, seq_len, TEXTS, second)
             for key, value in expected.items():
                 np.testing.assert_array_equal(got[key].numpy(), value.numpy(), err_msg=key)
 
@@ -111,12 +122,12 @@ def test_wordpiece_embedder_matches_transformers_tokenizer_and_keras(tmp_path):
     tokenizer = WordPieceTokenizer.from_huggingface(folder)
     for source in (folder, tokenizer):
         ops = litert_text_ops(source)
-        packed = pack_dense(ops, seq_len, ops.tokenize(tf.constant(hard)))
+        packed = litert_pack(ops, seq_len, hard)
         np.testing.assert_array_equal(packed["token_ids"].numpy(), encoded["input_ids"])
         np.testing.assert_array_equal(packed["padding_mask"].numpy(),
                                       encoded["attention_mask"])
     # A tiny backbone with the real 30,522-token vocabulary (the MiniLM
-    # checkpoint itself is exported in tools/bench_deploy.py).
+    # checkpoint itself is exported in tools/benchmarks/bench_deploy.py).
     backbone = CompactBackbone(**dict(TINY, vocabulary_size=len(hf_tokenizer.vocab)))
     path = export_litert(backbone, tokenizer, str(tmp_path / "embedder.tflite"),
                          seq_len=seq_len)
@@ -147,7 +158,7 @@ def test_tokenizers_litert_cannot_run_are_named_with_the_fix(classifier, spm_mod
     corpus.write_text("\n".join(f"sentence number {i} about lists and tuples" for i in range(300)))
     spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "bpe"),
                                    vocab_size=60, model_type="bpe",
-                                   user_defined_symbols=["[CLS]", "[SEP]"], pad_id=3,
+                                   user_defined_symbols=["[CLS]", "[SEP]", "[MASK]"], pad_id=3,
                                    minloglevel=2)
     # tensorflow-text's fast op would load it but segment it as unigram (other ids).
     with pytest.raises(LiteRTExportError, match=r"BPE model.*FastSentencepieceTokenize.*"

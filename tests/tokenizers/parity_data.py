@@ -1,4 +1,4 @@
-"""Reading the parity sentences (shared by the tests and tools/bench_tokenizers.py)."""
+"""Reading the parity sentences (shared by the tests and tools/benchmarks/bench_tokenizers.py)."""
 
 import os
 import re

@@ -144,7 +144,7 @@ def test_tokenization_does_real_work(parity):
 def test_every_bmp_and_emoji_code_point(kind, minilm_dir, cased_vocab):
     """Each character of the BMP and the emoji planes, in and between words.
 
-    (tools/check_wordpiece_code_points.py runs all 1,112,064 code points:
+    (tools/experiments/check_wordpiece_code_points.py runs all 1,112,064 code points:
     0 mismatches for either vocabulary with tokenizers 0.23.)
     """
     code_points = [cp for cp in list(range(0x10000)) + list(range(0x1F000, 0x1FB00))

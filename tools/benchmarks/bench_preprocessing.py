@@ -9,7 +9,7 @@ Times, on paragraphs of the bundled corpus:
 Prints the ratio preprocessing / training: above 1, tf.data preprocessing
 keeps up with training (with `prefetch` it then costs no step time).
 
-    python tools/bench_preprocessing.py --preset tinybert_4 --seq-len 128 --batch 32
+    python tools/benchmarks/bench_preprocessing.py --preset tinybert_4 --seq-len 128 --batch 32
 """
 
 import argparse
@@ -47,7 +47,7 @@ def main():
     from keras_compact import TextClassifier
     from keras_compact import TextClassifierPreprocessor
     from keras_compact.tokenizers import load_tokenizer
-    from tools.speed_probe import corpus_paragraphs
+    from tools.benchmarks.speed_probe import corpus_paragraphs
 
     if args.vocab is None:
         from keras_compact.pretrained import minilm_l6_dir

@@ -1,12 +1,12 @@
 """Where a raw-text SavedModel call spends its time at batch 1.
 
-Times, on the exported task classifier of tools/bench_deploy.py: the whole
+Times, on the exported task classifier of tools/benchmarks/bench_deploy.py: the whole
 `serving_default` call (raw text), the `serve_token_ids` call (model only,
 ids in), the in-graph tokenizer + packer alone, an empty concrete-function
 call (the fixed cost of calling a SavedModel signature from Python), and
 ONNX Runtime's call with its host-side tokenization, in one run.
 
-    python tools/profile_serving_batch1.py [--work-dir DIR] [--threads 1]
+    python tools/benchmarks/profile_serving_batch1.py [--work-dir DIR] [--threads 1]
 """
 
 import argparse

@@ -10,7 +10,7 @@ default export (padding columns trimmed per batch) and of one exported with
 `trim_padding=False` (every call [batch, 128]), calls interleaved, and the
 speedup of trimming at p50.
 
-    python tools/bench_serving.py [--repeats 50]
+    python tools/benchmarks/bench_serving.py [--repeats 50]
 """
 
 import argparse

@@ -13,7 +13,7 @@ On paragraphs of the bundled corpus, best of --rounds passes, batch
 
 Run from the repository root (TensorFlow backend; CPU):
 
-    python tools/bench_tokenizers.py [--batch-size 64] [--examples 4096]
+    python tools/benchmarks/bench_tokenizers.py [--batch-size 64] [--examples 4096]
 """
 
 import argparse
@@ -63,7 +63,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--spm", default=None, help="a SentencePiece .model (default: train one)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
     import keras_hub
     from transformers import BertTokenizer

@@ -13,7 +13,7 @@ corpus with a freshly trained 8,000-piece SentencePiece model:
 
 Run from the repository root:
 
-    python tools/bench_data_pipeline.py [--batch-size 32] [--steps 300]
+    python tools/benchmarks/bench_data_pipeline.py [--batch-size 32] [--steps 300]
 """
 
 import argparse

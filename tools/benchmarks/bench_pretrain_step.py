@@ -7,7 +7,7 @@ and the ratio keras_compact / keras-hub for float32 and mixed_bfloat16.
 Both compile with Keras' default `jit_compile="auto"` (no XLA on a CPU-only
 TensorFlow machine, XLA on GPUs and TPUs).
 
-    KERAS_BACKEND=tensorflow python tools/bench_pretrain_step.py [--steps 8]
+    KERAS_BACKEND=tensorflow python tools/benchmarks/bench_pretrain_step.py [--steps 8]
 """
 
 import argparse

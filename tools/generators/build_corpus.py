@@ -14,8 +14,8 @@ use as a label.
 Run (as root, on a Debian bookworm machine, from the repository root)::
 
     apt-get update
-    python tools/build_corpus.py            # downloads python3.11-doc itself
-    python tools/build_corpus.py --sources /path/to/html/_sources
+    python tools/generators/build_corpus.py            # downloads python3.11-doc itself
+    python tools/generators/build_corpus.py --sources /path/to/html/_sources
 
 Outputs (deterministic: same package version -> byte-identical files):
 
@@ -41,7 +41,7 @@ import tempfile
 PACKAGE = "python3.11-doc"
 SOURCES_IN_PACKAGE = "usr/share/doc/python3.11/html/_sources"
 DEFAULT_OUTPUT_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     "keras_compact",
     "datasets",
 )
@@ -305,7 +305,7 @@ def extract_license(sources_dir):
     header = (
         "The bundled corpus python_docs.jsonl.gz is derived from the Python 3.11\n"
         "documentation (Debian package python3.11-doc, reStructuredText sources),\n"
-        "converted to plain prose paragraphs by tools/build_corpus.py. Summary of\n"
+        "converted to plain prose paragraphs by tools/generators/build_corpus.py. Summary of\n"
         "changes (PSF licence, clause 3): markup, code examples, tables and titles\n"
         "were removed; the remaining prose is unchanged.\n\n"
         "The Python documentation is:\n\n" + "\n".join(copyright_lines) + "\n\n"

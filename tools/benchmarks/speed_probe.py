@@ -14,7 +14,7 @@ is timed is whichever `import keras_compact` finds first
 
 Its timing helpers are shared by the other tools/ benchmarks.
 
-    python tools/speed_probe.py --policies float32 mixed_bfloat16
+    python tools/benchmarks/speed_probe.py --policies float32 mixed_bfloat16
 """
 
 import argparse

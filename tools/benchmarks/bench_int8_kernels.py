@@ -10,7 +10,7 @@ pieces, in one run:
   TensorFlow picks for it;
 - activation quantize only: Keras' per-token abs-max quantizer.
 
-    python tools/bench_int8_kernels.py [--tokens 4096] [--threads 0]
+    python tools/benchmarks/bench_int8_kernels.py [--tokens 4096] [--threads 0]
 """
 
 import argparse

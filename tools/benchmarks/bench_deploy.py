@@ -1,7 +1,7 @@
 """CPU serving speed, raw text in: our exports against ONNX Runtime and
 transformers on PyTorch, on the same weights.
 
-Models: the bundled task's classifier (tools/deploy_models.py: the demo's
+Models: the bundled task's classifier (tools/benchmarks/deploy_models.py: the demo's
 with --classifier, else a small BERT-shaped one trained once) and the
 all-MiniLM-L6-v2 checkpoint as an embedder (mean-pooled sequence output).
 Texts: test-split paragraphs joined until each has over 128 tokens, so every
@@ -25,7 +25,7 @@ pools at start-up); within it the runtimes take turns over interleaved
 rounds and the fastest call is kept (on a shared machine the least
 disturbed one). Prints ms per batch and ratios, from one run:
 
-    python tools/bench_deploy.py --models task minilm --threads 1 0   # 0 = all
+    python tools/benchmarks/bench_deploy.py --models task minilm --threads 1 0   # 0 = all
 """
 
 import argparse

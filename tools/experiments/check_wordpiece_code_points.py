@@ -5,7 +5,7 @@ Tokenizes "a{c}b A{c}{c}" for each of the 1,112,064 Unicode scalar values
 with the all-MiniLM-L6-v2 (uncased) vocabulary, and with a cased vocab.txt if
 given, and prints the mismatches (code point, category, name).
 
-    python tools/check_wordpiece_code_points.py [--cased-vocab PATH/vocab.txt]
+    python tools/experiments/check_wordpiece_code_points.py [--cased-vocab PATH/vocab.txt]
 """
 
 import argparse
@@ -22,7 +22,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cased-vocab", default=None)
     args = parser.parse_args(argv)
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
     import tensorflow as tf
     from transformers import BertTokenizer
 

@@ -8,7 +8,7 @@ process, alternating: the ALBERT-base pretraining step (batch 8, sequence
 and 32; median ms). Also prints the matmul rate of each path (a 1024x768 by
 768x3072 product), the roofline the step runs against.
 
-    python tools/bench_jit_choice.py [--policies float32 mixed_bfloat16]
+    python tools/benchmarks/bench_jit_choice.py [--policies float32 mixed_bfloat16]
 """
 
 import argparse

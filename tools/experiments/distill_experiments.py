@@ -1,7 +1,7 @@
 """Distillation experiments of issue 15, each printing a table.
 
-  python tools/distill_experiments.py minilm  --output-dir runs/exp_minilm
-  python tools/distill_experiments.py general --output-dir runs/exp_general
+  python tools/experiments/distill_experiments.py minilm  --output-dir runs/exp_minilm
+  python tools/experiments/distill_experiments.py general --output-dir runs/exp_general
 
 `minilm` (bundled section task, 12-head teacher, student with another head
 count): the real all-MiniLM-L6-v2 (6 layers, width 384, 12 heads) is loaded

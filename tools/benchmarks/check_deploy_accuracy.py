@@ -1,14 +1,14 @@
 """Accuracy of the deployed forms on the bundled task's test split.
 
-Runs the task classifier (tools/deploy_models.py) on every test paragraph at
+Runs the task classifier (tools/benchmarks/deploy_models.py) on every test paragraph at
 sequence 128 as: the Keras model (float32, features from the training
 pipeline's packer), the int8 SavedModel (Keras `Model.quantize`), LiteRT
 float32 and LiteRT dynamic-range int8 (both raw text in, tokenizer inside).
 Prints each accuracy, its difference from float32 (goal: within 1 point),
 and the largest |logit| difference of LiteRT float32 vs Keras on raw text
-(goal: 1e-4). Uses the artifacts tools/bench_deploy.py builds.
+(goal: 1e-4). Uses the artifacts tools/benchmarks/bench_deploy.py builds.
 
-    python tools/check_deploy_accuracy.py [--limit 0]
+    python tools/benchmarks/check_deploy_accuracy.py [--limit 0]
 """
 
 import argparse

@@ -18,7 +18,7 @@ extra small matmul per layer, as TinyBERT's modified BERT computes them.
 Float32, batch 16, sequence 128 by default; prints the median step time of
 each and the ratio, from one run (each side alternates rounds):
 
-    python tools/bench_distill_step.py [--batch 16] [--steps 5] [--rounds 3]
+    python tools/benchmarks/bench_distill_step.py [--batch 16] [--steps 5] [--rounds 3]
 """
 
 import argparse

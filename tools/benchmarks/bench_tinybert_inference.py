@@ -8,7 +8,7 @@ models so drift in the machine's speed hits both alike. Prints the median
 milliseconds per call, examples per second and the speedup (the paper
 reports 9.4x on its hardware).
 
-    KERAS_BACKEND=tensorflow python tools/bench_tinybert_inference.py [--repeats 10]
+    KERAS_BACKEND=tensorflow python tools/benchmarks/bench_tinybert_inference.py [--repeats 10]
 """
 
 import argparse

@@ -1,15 +1,15 @@
 """Speed of this checkout against an earlier version of keras_compact.
 
 Exports the package at a git ref (`git archive`) to a temporary directory,
-then runs `tools/speed_probe.py` for the earlier version and for this
+then runs `tools/benchmarks/speed_probe.py` for the earlier version and for this
 checkout back to back, alternating (old, new, new, old, ...) so machine drift
 hits both alike, and prints the ratios new / old for the ALBERT-base train
 step (tokens/s) and for tinybert_4 classifier inference (latency), per dtype
 policy, and for that classifier exported for TF Serving (raw text in, p50).
 Both runs use the same probe, this checkout's, with each version's defaults.
 
-    python tools/bench_vs_previous.py --ref 196ec02          # TensorFlow backend
-    python tools/bench_vs_previous.py --ref HEAD --rounds 1  # uncommitted changes
+    python tools/benchmarks/bench_vs_previous.py --ref 196ec02          # TensorFlow backend
+    python tools/benchmarks/bench_vs_previous.py --ref HEAD --rounds 1  # uncommitted changes
 """
 
 import argparse
@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROBE = os.path.join(ROOT, "tools", "speed_probe.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROBE = os.path.join(ROOT, "tools", "benchmarks", "speed_probe.py")
 
 
 def export_ref(ref, directory):
