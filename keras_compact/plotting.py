@@ -22,7 +22,7 @@ def plot_training_curves(history, path, title="Pretraining", step_scale=1):
     Example:
     ```python
     history = pretrainer.fit(...).history
-    plot_training_curves(history, "runs/demo/curves.png", step_scale=100)
+    plot_training_curves(history, "runs/main_job/curves.png", step_scale=100)
     ```
     """
     names = [k for k in history if not k.startswith("val_") and k != "epoch"]
@@ -77,7 +77,7 @@ def plot_attention_maps(teacher, student, inputs, teacher_layers, path, tokens=N
     Example:
     ```python
     plot_attention_maps(teacher.backbone, student.backbone, features,
-                        layer_mapping(2, 4), "runs/demo/attention_maps.png")
+                        layer_mapping(2, 4), "runs/main_job/attention_maps.png")
     ```
     """
     import numpy as np

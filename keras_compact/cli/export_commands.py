@@ -7,11 +7,11 @@ its .keras file.
 
 Example:
 ```bash
-keras-compact export --model runs/demo/teacher/classifier.keras \\
-    --labels runs/demo/teacher/labels.json --base-dir /srv/models --name sections \\
+keras-compact export --model runs/main_job/teacher/classifier.keras \\
+    --labels runs/main_job/teacher/labels.json --base-dir /srv/models --name sections \\
     --quantize int8
-keras-compact export --model runs/demo/teacher/classifier.keras \\
-    --labels runs/demo/teacher/labels.json --base-dir apps --name sections \\
+keras-compact export --model runs/main_job/teacher/classifier.keras \\
+    --labels runs/main_job/teacher/labels.json --base-dir apps --name sections \\
     --format litert --quantize int8          # apps/sections.int8.tflite
 keras-compact export --model runs/sst/classifier.keras --base-dir /srv/models --name sst
 ```

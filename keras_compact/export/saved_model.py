@@ -209,7 +209,7 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
 
     Example:
     ```python
-    classifier = keras.saving.load_model("runs/demo/teacher/classifier.keras")
+    classifier = keras.saving.load_model("runs/main_job/teacher/classifier.keras")
     export_saved_model(classifier, path="exports/teacher/1")   # its own preprocessor
     ```
     """

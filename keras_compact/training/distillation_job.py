@@ -19,7 +19,7 @@ when the job runs again, so a killed job resumes at the stage it was in.
 
 TF-only input side (tf.data / tensorflow-text datasets); the models train on
 any Keras backend. Used by `keras-compact distill`, the main job
-(`keras-compact demo`) and notebooks/02_distill_tinybert.ipynb.
+(`keras-compact main-job`) and notebooks/02_distill_tinybert.ipynb.
 """
 
 import dataclasses
@@ -156,7 +156,7 @@ def check_job(job):
     if job.general_steps and not job.pretrained:
         raise ValueError(
             f"general_steps={job.general_steps} needs the teacher's pretrainer (--pretrained "
-            "runs/demo/pretrainer.keras): its backbone teaches general distillation. Pass "
+            "runs/main_job/pretrainer.keras): its backbone teaches general distillation. Pass "
             "it, or set general_steps to 0.")
     if not job.teacher:
         raise ValueError("teacher is required: the fine-tuned classifier.keras.")

@@ -142,8 +142,8 @@ def finetune_section_classifier(backbone, output_dir, vocab, epochs=3, batch_siz
 
     Example:
     ```python
-    backbone = keras.saving.load_model("runs/demo/backbone.keras")
-    result = finetune_section_classifier(backbone, "runs/ft", "runs/demo/vocab/spm.model")
+    backbone = keras.saving.load_model("runs/main_job/backbone.keras")
+    result = finetune_section_classifier(backbone, "runs/ft", "runs/main_job/vocab/spm.model")
     ```
     """
     import json

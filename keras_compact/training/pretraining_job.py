@@ -1,7 +1,7 @@
 """One pretraining job from text (or TFRecords) to a saved model.
 
 TF-only input side (tf.data, SentencePiece through tensorflow-text). Used by
-`keras-compact pretrain`, by the main job (`keras-compact demo`) and by the
+`keras-compact pretrain`, by the main job (`keras-compact main-job`) and by the
 notebook; each step prints what it does.
 """
 

@@ -1,7 +1,7 @@
 """Models the deployment benchmarks share (TensorFlow backend).
 
 - `task_classifier(work_dir)`: the bundled section task's classifier. The
-  demo's fine-tuned one (runs/demo/...) is used when passed with --classifier;
+  demo's fine-tuned one (runs/main_job/...) is used when passed with --classifier;
   otherwise a small BERT-shaped classifier (2 layers, H=128, SentencePiece
   8,000 pieces, 1 epoch on 8,000 training paragraphs)
   is trained here once from scratch on the task's training split (a few

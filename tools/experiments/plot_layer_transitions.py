@@ -8,8 +8,8 @@ than BERT's. Pass saved models (`.keras` backbones, pretrainers or
 classifiers) with --model NAME=PATH, or fresh presets with --preset (shapes
 only: untrained weights say little).
 
-    python tools/experiments/plot_layer_transitions.py --vocab runs/demo/vocab/spm.model \\
-        --model ALBERT=runs/demo/backbone.keras --model BERT=runs/bert/backbone.keras \\
+    python tools/experiments/plot_layer_transitions.py --vocab runs/main_job/vocab/spm.model \\
+        --model ALBERT=runs/main_job/backbone.keras --model BERT=runs/bert/backbone.keras \\
         --output runs/layer_transitions.png
 """
 
