@@ -103,14 +103,10 @@ def _graph(lazy=False):
     return graph
 
 
-# Being removed on another branch of issue 19 (h22resume); drop it on merge.
-KNOWN = [["keras_compact.training.pretrain", "keras_compact.training.pretraining_job"]]
-
-
 def test_no_import_circle_between_modules():
     assert not _cycles(_graph()), "import circles between module-level imports"
     # Function-level imports too: a lazy import that closes a circle hides it.
-    cycles = [c for c in _cycles(_graph(lazy=True)) if c not in KNOWN]
+    cycles = _cycles(_graph(lazy=True))
     assert not cycles, f"import circles: {cycles}"
 
 
