@@ -25,6 +25,38 @@ COMMAND_MODULES = (
 )
 
 
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ start-up lines hidden.
+
+    On a CPU machine every command would otherwise open with "Could not find
+    cuda drivers", "failed call to cuInit" and CPU-feature lines: TensorFlow
+    writes them to file descriptor 2 before its log level
+    (TF_CPP_MIN_LOG_LEVEL) applies or at error level, so only pointing the
+    descriptor elsewhere during the import and device discovery hides them. A user who
+    sets TF_CPP_MIN_LOG_LEVEL=0 sees everything; an import error is raised
+    after stderr is back.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0" or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow
+
+                # Device discovery logs "failed call to cuInit" at error
+                # level on machines without a GPU; do it here, once.
+                tensorflow.config.list_physical_devices("GPU")
+            except ImportError:
+                pass  # the command that needs it reports it, with stderr back
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-compact",
@@ -92,6 +124,7 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    _import_tensorflow_quietly()
     # The console script skips the eager imports of `keras_compact/__init__`
     # (for a fast --help); a command that runs gets the same registered
     # classes as `import keras_compact`.
