@@ -152,6 +152,9 @@ def test_cli_writes_the_folder_with_the_sentencepiece_model(spm_model, tmp_path,
     with pytest.raises(SystemExit):  # argparse lists the formats
         main(common[:-1] + ["bogus"])
     assert "choose from 'saved_model', 'litert', 'onnx'" in capsys.readouterr().err
+    from keras_compact.export import FORMATS
+
+    assert [f.name for f in FORMATS] == ["saved_model", "litert", "onnx"]  # the CLI's choices
 
 
 def test_unknown_format_and_option_are_one_line_errors(spm_model, tmp_path):
