@@ -27,6 +27,7 @@ saved inside the .keras file and task.json beside it names its labels.
 
 import json
 import os
+import re
 
 
 def _read_labels(path):
@@ -83,6 +84,7 @@ _FLAGS = (("format='litert', quantize='int8'", "--format litert --quantize int8"
           ("format='onnx', quantize='int8'", "--format onnx --quantize int8"),
           ("quantize='int8'", "--quantize int8"), ("raw_text=False", "--token-ids"),
           ("trim_padding=False", "--fixed-width"), ("seq_len=", "--seq-len "),
+          ("sequence_length=", "--seq-len "),
           ("vocab=", "--vocab "), ("tokenizer=", "--vocab "), ("format=", "--format "))
 
 
@@ -90,7 +92,8 @@ def _flag_message(error):
     """`error` (a library error) with its Python argument names as CLI flags."""
     message = str(error)
     for argument, flag in _FLAGS:
-        message = message.replace(argument, flag)
+        # Whole names only: max_sequence_length= stays as it is.
+        message = re.sub(r"(?<![\w-])" + re.escape(argument), lambda _: flag, message)
     return type(error)(message) if message != str(error) else error
 
 
@@ -155,8 +158,10 @@ def run_export(args):
     try:
         if args.format == "saved_model":
             check_saved_model_quantize(args.quantize)  # before loading the model
+        labels = _read_labels(args.labels) if args.labels else None  # cheap checks first
         model = _load_model(args.model)
-        labels = _read_labels(args.labels) if args.labels else _saved_task(args.model, model)
+        if labels is None:
+            labels = _saved_task(args.model, model)
         path = export(model, _target(args), format=args.format,
                       **_options(args, model, labels))
     except ValueError as error:
@@ -201,8 +206,8 @@ _PRINTERS = {"saved_model": _print_saved_model, "litert": _print_litert,
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "export", help="Export a classifier or backbone as a raw-text SavedModel in TF "
-        "Serving's layout (BASE_DIR/NAME/VERSION).")
+        "export", help="Export a task model or backbone: a raw-text SavedModel in TF "
+        "Serving's layout (BASE_DIR/NAME/VERSION), a LiteRT file or an ONNX folder.")
     parser.add_argument("--format", choices=("saved_model", "litert", "onnx"),
                         default="saved_model",
                         help="saved_model: BASE_DIR/NAME/VERSION for TF Serving; litert: "

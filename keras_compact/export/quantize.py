@@ -161,7 +161,7 @@ def quantize_model(model, mode="int8", skip=(), copy=True):
             "Fix: compute the projection with keras.layers.Dense / EinsumDense "
             "sublayers (as keras_compact's layers do), or implement Keras' quantization "
             "hooks on the layer (quantize(), _int8_call()); or keep them float on purpose "
-            "with skip=[<layer path regex>] (CLI: --quantize-skip).")
+            "with skip=[<layer path regex>].")
     target = _copy(model) if copy else model
     # Model.quantize warns once per weightless layer (LayerNormalization, Dropout,
     # InputLayer ...) that it has no quantize(); that is expected here.
