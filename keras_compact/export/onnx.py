@@ -33,7 +33,9 @@ export_onnx(classifier, "exports/sections-onnx", quantize="int8")
 ```
 """
 
+import collections
 import json
+import logging
 import os
 
 from keras_compact.export.heads import CLASSIFIER
@@ -146,6 +148,11 @@ def _convert(served, path):
     import keras
 
     spec = [keras.InputSpec(shape=(None, None), dtype="int32", name=key) for key in INPUT_KEYS]
+    # tf2onnx logs ERROR lines for ops it passes through (Erfc, rewritten by
+    # finish_graph); an op nothing fixes fails finish_graph's check, named.
+    logger = logging.getLogger("tf2onnx")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         served.export(path, format="onnx", input_signature=spec, verbose=False)
     except Exception as error:  # tf2onnx raises several types, naming the op
@@ -153,6 +160,8 @@ def _convert(served, path):
             f"tf2onnx could not convert the model: {' '.join(str(error).split())[:400]}. "
             "Fix: compute the op named there with keras.ops / core TensorFlow ops that ONNX "
             "has, or export format='saved_model'.") from None
+    finally:
+        logger.setLevel(level)
 
 
 def _check_outputs(path, features, expected):
@@ -180,9 +189,56 @@ def _check_outputs(path, features, expected):
                 "wrongly. Report it with the model's config, or export format='saved_model'.")
 
 
+def _gemm_as_matmul(graph):
+    """Rewrites Gemm(A, B, C) with constant B as MatMul(A, B) + C, in place.
+
+    tf2onnx writes Keras' Dense layers as Gemm, which ONNX Runtime's dynamic
+    quantizer leaves float (it quantizes MatMul); ONNX Runtime fuses the
+    MatMul + Add back at load time.
+    """
+    from onnx import helper
+    from onnx import numpy_helper
+
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    # A weight another node also reads stays as it is (and its Gemm float).
+    uses = collections.Counter(name for node in graph.node for name in node.input)
+    nodes = []
+    for node in graph.node:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if (node.op_type != "Gemm" or node.input[1] not in weights
+                or attributes.get("transA", 0) or attributes.get("alpha", 1.0) != 1.0
+                or (len(node.input) > 2 and attributes.get("beta", 1.0) != 1.0)
+                or uses[node.input[1]] != 1):
+            nodes.append(node)
+            continue
+        if attributes.get("transB", 0):
+            tensor = weights[node.input[1]]
+            tensor.CopyFrom(numpy_helper.from_array(
+                numpy_helper.to_array(tensor).T.copy(), tensor.name))
+        product = node.output[0] + "_matmul" if len(node.input) > 2 else node.output[0]
+        nodes.append(helper.make_node("MatMul", list(node.input[:2]), [product],
+                                      name=node.name + "_matmul"))
+        if len(node.input) > 2:
+            nodes.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]],
+                                          name=node.name + "_bias"))
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
 def _quantize(source, target):
+    """ONNX Runtime's dynamic int8 of `source` (every Dense and MatMul)."""
+    import onnx
+
     quantization = _require("onnxruntime.quantization", "onnxruntime")
-    quantization.quantize_dynamic(source, target, weight_type=quantization.QuantType.QInt8)
+    proto = onnx.load(source)
+    _gemm_as_matmul(proto.graph)
+    matmuls = target + ".matmul.onnx"
+    onnx.save(proto, matmuls)
+    try:
+        quantization.quantize_dynamic(matmuls, target,
+                                      weight_type=quantization.QuantType.QInt8)
+    finally:
+        os.remove(matmuls)
 
 
 def write_tokenizer_files(tokenizer, folder, seq_len, pair):
