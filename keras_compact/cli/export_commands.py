@@ -1,5 +1,8 @@
 """`keras-compact export`: a saved model to a TF Serving SavedModel version,
-or (`--format litert`) to a .tflite file with the tokenizer inside.
+(`--format litert`) a .tflite file with the tokenizer inside, or
+(`--format onnx`) an ONNX model folder. The command maps its flags to the
+library's `keras_compact.export.export` and translates its messages'
+argument names back to flags.
 
 TensorFlow-only: it runs with KERAS_BACKEND=tensorflow (set here unless the
 environment chose otherwise); a model trained on JAX or torch exports from
@@ -8,11 +11,12 @@ its .keras file.
 Example:
 ```bash
 keras-compact export --model runs/main_job/teacher/classifier.keras \\
-    --labels runs/main_job/teacher/labels.json --base-dir /srv/models --name sections \\
-    --quantize int8
+    --labels runs/main_job/teacher/labels.json --base-dir /srv/models --name sections
 keras-compact export --model runs/main_job/teacher/classifier.keras \\
     --labels runs/main_job/teacher/labels.json --base-dir apps --name sections \\
     --format litert --quantize int8          # apps/sections.int8.tflite
+keras-compact export --model runs/main_job/teacher/classifier.keras --base-dir onnx \\
+    --name sections --format onnx --quantize int8   # onnx/sections-onnx/
 keras-compact export --model runs/sst/classifier.keras --base-dir /srv/models --name sst
 ```
 
@@ -23,6 +27,7 @@ saved inside the .keras file and task.json beside it names its labels.
 
 import json
 import os
+import re
 
 
 def _read_labels(path):
@@ -74,48 +79,101 @@ def _saved_task(model_path, model):
     return {}
 
 
-def run_export(args):
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    from keras_compact.export import describe_signatures
-    from keras_compact.export import export_for_serving
-    from keras_compact.export import ops_outside_tf_serving
+# Library argument -> CLI flag, for messages of keras_compact.export.
+_FLAGS = (("format='litert', quantize='int8'", "--format litert --quantize int8"),
+          ("format='onnx', quantize='int8'", "--format onnx --quantize int8"),
+          ("quantize='int8'", "--quantize int8"), ("raw_text=False", "--token-ids"),
+          ("trim_padding=False", "--fixed-width"), ("seq_len=", "--seq-len "),
+          ("sequence_length=", "--seq-len "),
+          ("vocab=", "--vocab "), ("tokenizer=", "--vocab "), ("format=", "--format "))
 
-    from keras_compact.export.versions import check_model_name
 
-    check_model_name(args.name)
+def _flag_message(error):
+    """`error` (a library error) with its Python argument names as CLI flags."""
+    message = str(error)
+    for argument, flag in _FLAGS:
+        # Whole names only: max_sequence_length= stays as it is.
+        message = re.sub(r"(?<![\w-])" + re.escape(argument), lambda _: flag, message)
+    return type(error)(message) if message != str(error) else error
+
+
+def _target(args):
+    """The path `export()` writes for --base-dir / --name / --format."""
     if args.format == "litert":
-        _check_litert_options(args)
-    model = _load_model(args.model)
-    labels = _read_labels(args.labels) if args.labels else _saved_task(args.model, model)
+        return os.path.join(args.base_dir, args.name
+                            + (".int8.tflite" if args.quantize else ".tflite"))
+    if args.format == "onnx":
+        return os.path.join(args.base_dir, args.name + "-onnx")
+    return os.path.join(args.base_dir, args.name)
+
+
+def _options(args, model, labels):
+    """export()'s options from the flags (only those the format takes)."""
     vocab = args.vocab or labels.get("vocab")
     has_preprocessor = getattr(model, "preprocessor", None) is not None
     if not vocab and not has_preprocessor:
         raise ValueError("--vocab is required for a model saved without a preprocessor (or "
                          "--labels with a labels.json that names the vocabulary).")
-    if args.format == "litert":
-        seq_len = args.seq_len if args.seq_len is not None else (
-            labels.get("seq_len")
-            or (model.preprocessor.sequence_length if has_preprocessor else 128))
-        return _run_litert(args, model, None if has_preprocessor else vocab, seq_len)
-    if args.token_ids:
-        raise ValueError("--token-ids is for --format litert; SavedModels always offer the "
-                         "serve_token_ids signature beside the raw-text one.")
-    if args.quantize:
-        from keras_compact.export.quantize import quantize_model
-
-        # In place (the loaded model is this command's own), before the export, so
-        # that --quantize-skip reaches Model.quantize.
-        model = quantize_model(model, args.quantize, skip=args.quantize_skip or (),
-                               copy=False)
     # A model with a preprocessor serves its own tokenizer and length unless told;
     # an explicit --seq-len (0 included) is never replaced by a default.
-    seq_len = args.seq_len if args.seq_len is not None else (
-        labels.get("seq_len") or (None if has_preprocessor else 128))
-    path = export_for_serving(model, None if has_preprocessor else vocab, args.base_dir,
-                              args.name, seq_len=seq_len,
-                              label_names=labels.get("label_names"), version=args.version,
-                              pair=True if (args.pair or labels.get("pair")) else None,
-                              trim_padding=not args.fixed_width)
+    options = dict(
+        vocab=None if has_preprocessor else vocab, quantize=args.quantize,
+        seq_len=args.seq_len if args.seq_len is not None else (
+            labels.get("seq_len") or (None if has_preprocessor else 128)),
+        pair=True if (args.pair or labels.get("pair")) else None)
+    if args.format == "litert":
+        options["raw_text"] = not args.token_ids
+    else:
+        options["label_names"] = labels.get("label_names")
+    if args.format == "saved_model":
+        options.update(version=args.version, trim_padding=not args.fixed_width)
+    return options
+
+
+def _check_options(args):
+    """Flags another format would need are refused, not ignored."""
+    if args.token_ids and args.format != "litert":
+        raise ValueError("--token-ids is for --format litert; SavedModels always offer the "
+                         "serve_token_ids signature beside the raw-text one, and ONNX "
+                         "models take token ids.")
+    if args.fixed_width and args.format != "saved_model":
+        raise ValueError(f"--fixed-width applies to SavedModels; a {args.format} model "
+                         "always runs at the width it is given. Drop --fixed-width.")
+    if args.tf_serving_version and args.format != "saved_model":
+        raise ValueError("--tf-serving-version checks a SavedModel's ops against TF Serving; "
+                         f"drop it with --format {args.format}.")
+    if args.version is not None and args.format != "saved_model":
+        raise ValueError(f"--version numbers SavedModel versions; drop it with --format "
+                         f"{args.format}.")
+
+
+def run_export(args):
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from keras_compact.export import export
+    from keras_compact.export.saved_model import check_saved_model_quantize
+    from keras_compact.export.versions import check_model_name
+
+    check_model_name(args.name)
+    _check_options(args)
+    try:
+        if args.format == "saved_model":
+            check_saved_model_quantize(args.quantize)  # before loading the model
+        labels = _read_labels(args.labels) if args.labels else None  # cheap checks first
+        model = _load_model(args.model)
+        if labels is None:
+            labels = _saved_task(args.model, model)
+        path = export(model, _target(args), format=args.format,
+                      **_options(args, model, labels))
+    except ValueError as error:
+        raise _flag_message(error) from None
+    _PRINTERS[args.format](args, path)
+    return 0
+
+
+def _print_saved_model(args, path):
+    from keras_compact.export import describe_signatures
+    from keras_compact.export import ops_outside_tf_serving
+
     outside = ops_outside_tf_serving(path, tf_serving_version=args.tf_serving_version)
     print(f"SavedModel: {path}")
     print("Signatures:")
@@ -125,50 +183,41 @@ def run_export(args):
     model_dir = os.path.abspath(os.path.dirname(path))
     print(f"Serve: docker run -p 8500:8500 -p 8501:8501 -v {model_dir}:/models/{args.name} "
           f"-e MODEL_NAME={args.name} tensorflow/serving")
-    return 0
 
 
-def _check_litert_options(args):
-    """SavedModel-only options are refused with LiteRT, not ignored."""
-    if args.quantize_skip:
-        raise ValueError("--quantize-skip applies to SavedModels (Keras' Model.quantize); "
-                         "LiteRT's dynamic-range int8 quantizes every matmul weight.")
-    if args.fixed_width:
-        raise ValueError("--fixed-width applies to SavedModels; a LiteRT model always runs "
-                         "at [batch, --seq-len]. Drop --fixed-width.")
-    if args.tf_serving_version:
-        raise ValueError("--tf-serving-version checks a SavedModel's ops against TF Serving; "
-                         "drop it with --format litert.")
-
-
-def _run_litert(args, model, vocab, seq_len):
-    from keras_compact.export.litert import export_litert
-
-    suffix = ".int8.tflite" if args.quantize else ".tflite"
-    path = os.path.join(args.base_dir, args.name + suffix)
-    export_litert(model, vocab, path, seq_len=seq_len, quantize=args.quantize,
-                  raw_text=not args.token_ids, pair=True if args.pair else None)
+def _print_litert(args, path):
     print(f"LiteRT model: {path} ({os.path.getsize(path) / 2**20:.1f} MiB, "
           f"{'int8 dynamic-range' if args.quantize else 'float32'}, "
           f"{'token ids' if args.token_ids else 'raw text'} in)")
     print("Run it with tensorflow-text's ops registered: "
           "keras_compact.export.litert.litert_interpreter(path)")
-    return 0
+
+
+def _print_onnx(args, path):
+    print(f"ONNX model folder: {path}")
+    for name in sorted(os.listdir(path)):
+        print(f"  {name} ({os.path.getsize(os.path.join(path, name)) / 2**20:.1f} MiB)")
+    print(f"Inputs, outputs and an onnxruntime example: {os.path.join(path, 'README.md')}")
+
+
+_PRINTERS = {"saved_model": _print_saved_model, "litert": _print_litert,
+             "onnx": _print_onnx}
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "export", help="Export a classifier or backbone as a raw-text SavedModel in TF "
-        "Serving's layout (BASE_DIR/NAME/VERSION).")
-    parser.add_argument("--format", choices=("saved_model", "litert"), default="saved_model",
+        "export", help="Export a task model or backbone: a raw-text SavedModel in TF "
+        "Serving's layout (BASE_DIR/NAME/VERSION), a LiteRT file or an ONNX folder.")
+    parser.add_argument("--format", choices=("saved_model", "litert", "onnx"),
+                        default="saved_model",
                         help="saved_model: BASE_DIR/NAME/VERSION for TF Serving; litert: "
-                             "BASE_DIR/NAME[.int8].tflite with the tokenizer inside.")
+                             "BASE_DIR/NAME[.int8].tflite with the tokenizer inside; onnx: "
+                             "the folder BASE_DIR/NAME-onnx (model.onnx, tokenizer, "
+                             "README.md), token ids in.")
     parser.add_argument("--quantize", choices=("int8",), default=None,
-                        help="int8 weights: Keras' Model.quantize for SavedModels, "
-                             "dynamic-range int8 for LiteRT.")
-    parser.add_argument("--quantize-skip", action="append", metavar="REGEX",
-                        help="Layer paths (regex) to keep float with --quantize "
-                             "(repeatable; SavedModels).")
+                        help="int8 weights: dynamic-range int8 for LiteRT, "
+                             "model.int8.onnx beside model.onnx for ONNX; refused for "
+                             "SavedModels (slower than float32).")
     parser.add_argument("--token-ids", action="store_true",
                         help="LiteRT: take token ids instead of raw text (for tokenizers "
                              "LiteRT cannot run).")
@@ -184,7 +233,7 @@ def register(subparsers):
     parser.add_argument("--labels", default=None, metavar="labels.json",
                         help="From `keras-compact finetune`: label names, seq_len, vocab.")
     parser.add_argument("--version", type=int, default=None,
-                        help="Version number (default: the next free one).")
+                        help="SavedModel version number (default: the next free one).")
     parser.add_argument("--seq-len", type=int, default=None,
                         help="Sequence length (default: --labels' or 128).")
     parser.add_argument("--pair", action="store_true",

@@ -1,4 +1,10 @@
-"""int8 weights through Keras' own `Model.quantize` (any backend).
+"""int8 weights through Keras' own `Model.quantize` (any backend), for Keras
+inference (`model.predict`) on an int8 copy.
+
+Exports do not use it: a SavedModel of such a model serves slower than
+float32 (tools/benchmarks/DEPLOY_BENCHMARKS.md, which times it with
+`tools/benchmarks/bench_deploy.py`), so int8 exports go through LiteRT's or
+ONNX Runtime's quantizers (`keras_compact.export.formats`).
 
 keras_compact's layers build every projection from `keras.layers.Dense` and
 `keras.layers.EinsumDense` sublayers (attention query/key/value/output,
@@ -155,7 +161,7 @@ def quantize_model(model, mode="int8", skip=(), copy=True):
             "Fix: compute the projection with keras.layers.Dense / EinsumDense "
             "sublayers (as keras_compact's layers do), or implement Keras' quantization "
             "hooks on the layer (quantize(), _int8_call()); or keep them float on purpose "
-            "with skip=[<layer path regex>] (CLI: --quantize-skip).")
+            "with skip=[<layer path regex>].")
     target = _copy(model) if copy else model
     # Model.quantize warns once per weightless layer (LayerNormalization, Dropout,
     # InputLayer ...) that it has no quantize(); that is expected here.

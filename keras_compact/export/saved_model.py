@@ -39,6 +39,7 @@ import os
 
 from keras_compact.export.heads import BACKBONE
 from keras_compact.export.heads import CLASSIFIER
+from keras_compact.export.heads import ExportError
 from keras_compact.export.heads import backbone_of
 from keras_compact.export.heads import head_outputs
 from keras_compact.export.heads import serving_head
@@ -172,6 +173,29 @@ def _check_token_ids(features, vocabulary_size, num_segments):
         return {key: tf.identity(value) for key, value in features.items()}
 
 
+def check_saved_model_quantize(quantize):
+    """Refuses quantized SavedModels: the int8 path TF offers is slower.
+
+    Measured (tools/benchmarks/DEPLOY_BENCHMARKS.md, 1 thread): the SavedModel
+    of a Keras `Model.quantize("int8")` model runs at 0.45x of float32 at
+    batch 1 and 0.35x at batch 32 (TF has no fused int8 matmul for Keras'
+    per-token activation quantization); LiteRT int8 and ONNX Runtime int8
+    run faster than float32, so those formats offer int8 instead.
+
+    Raises:
+        ExportError: `quantize` is not None.
+    """
+    if quantize is None:
+        return
+    if quantize != "int8":
+        raise ExportError(f"quantize={quantize!r}: SavedModels are float32 only; use "
+                          "quantize=None.")
+    raise ExportError(
+        "quantize='int8' makes the SavedModel slower than float32 (0.45x at batch 1 on the "
+        "benchmark CPU, tools/benchmarks/DEPLOY_BENCHMARKS.md); use format='litert', "
+        "quantize='int8' or format='onnx', quantize='int8'.")
+
+
 def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=None,
                        pair=None, trim_padding=True, quantize=None):
     """Writes a SavedModel with raw-text and token-id signatures to `path`.
@@ -200,9 +224,8 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
             call at [batch, seq_len], e.g. for servers that compile per shape.
             Backbones always keep the full width (`sequence_output` is
             [batch, seq_len, hidden]).
-        quantize: None (float weights) or "int8": export an int8 copy made
-            by Keras' `Model.quantize` (`keras_compact.export.quantize`); the
-            signatures are the same.
+        quantize: must be None: an int8 SavedModel is refused because it
+            serves slower than float32 (see `check_saved_model_quantize`).
 
     Returns:
         `path`.
@@ -218,6 +241,7 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
 
     from keras_compact.models.classifier import check_preprocessor
 
+    check_saved_model_quantize(quantize)
     head = serving_head(model, "SavedModel")
     kind = head.kind
     backbone = backbone_of(model, head)
@@ -234,12 +258,6 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
                              f"has {model.num_classes} classes.")
     if os.path.exists(path):
         raise ValueError(f"{path} already exists; export to a new directory.")
-    if quantize is not None:
-        from keras_compact.export.quantize import quantize_model
-
-        # The copy is quantized; the preprocessor stays the original's.
-        model = quantize_model(model, quantize)
-        backbone = backbone_of(model, head)
     names = None if label_names is None else tf.constant(list(label_names), tf.string)
     vocabulary_size = int(backbone.vocabulary_size)
     num_segments = int(getattr(backbone, "num_segments", 2))
@@ -320,6 +338,7 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
                               label_names=names)       # /models/sections/1
     ```
     """
+    check_saved_model_quantize(quantize)
     if base_dir is None or model_name is None:
         raise ValueError("base_dir and model_name are required (BASE_DIR/MODEL_NAME/VERSION).")
     # Checks the name and an explicit version early; the number is fixed at the rename.

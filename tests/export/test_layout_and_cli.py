@@ -108,7 +108,7 @@ def test_export_errors_name_the_fix(exported, spm_model, tmp_path, monkeypatch):
         export(label_names=["a", "b"])
     with pytest.raises(ValueError, match="max_sequence_length=32"):
         export(seq_len=64)
-    with pytest.raises(ValueError, match="TextClassifier or a CompactBackbone"):
+    with pytest.raises(ValueError, match="export takes a .*TextClassifier.*CompactBackbone; got Sequential"):
         export(model=keras.Sequential([keras.layers.Dense(2)]))
     with pytest.raises(FileNotFoundError, match="missing.model"):
         export(vocab=str(tmp_path / "missing.model"))

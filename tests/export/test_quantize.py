@@ -1,25 +1,21 @@
 """int8 weights through Keras' Model.quantize: every projection of our layers
-is reached, the float model is untouched, the int8 SavedModel keeps the
-raw-text signature, and a layer Keras cannot quantize is named."""
+is reached, the float model is untouched, a layer Keras cannot quantize is
+named; an int8 SavedModel (slower than float32) is refused."""
+
+import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras
 
 from keras_compact import CompactBackbone
 from keras_compact import TextClassifier
-from keras_compact.export import describe_signatures
 from keras_compact.export import export_for_serving
 from keras_compact.export.quantize import quantize_model
 from keras_compact.export.quantize import quantized_layer_paths
 from tests.conftest import TINY_ALBERT
 from tests.conftest import random_inputs
-from tests.export.conftest import training_features
-
-TEXTS = ["Lists are mutable sequences.", "Use the with statement to open files.",
-         "The C API exposes reference counting.", ""]
 
 
 def test_every_projection_and_table_is_int8_and_outputs_stay_close():
@@ -84,25 +80,15 @@ def test_bad_mode_and_double_quantization_are_refused():
         quantize_model(int8)
 
 
-def test_int8_saved_model_keeps_the_signatures_and_predictions(exported, spm_model, tmp_path):
-    path = export_for_serving(exported.model, spm_model, str(tmp_path), "sections",
-                              seq_len=exported.seq_len, label_names=exported.labels,
-                              quantize="int8")
-    assert describe_signatures(path) == describe_signatures(exported.path)
-    float_model = tf.saved_model.load(exported.path).signatures["serving_default"]
-    int8_model = tf.saved_model.load(path).signatures["serving_default"]
-    text = tf.constant(TEXTS)
-    expected = float_model(text=text)["logits"].numpy()
-    got = int8_model(text=text)
-    assert got["labels"].dtype == tf.string
-    np.testing.assert_allclose(got["logits"].numpy(), expected,
-                               atol=0.05 * np.abs(expected).max() + 1e-3)
-    # The int8 SavedModel holds int8 kernels.
-    variables = tf.saved_model.load(path).variables
-    assert any(v.dtype == tf.int8 and len(v.shape) >= 2 for v in variables)
-    # and matches the Keras int8 model on the training pipeline's features.
-    keras_int8 = quantize_model(exported.model)
-    np.testing.assert_allclose(
-        got["logits"].numpy(),
-        keras.ops.convert_to_numpy(keras_int8(training_features(TEXTS, spm_model))),
-        atol=1e-5)
+def test_an_int8_saved_model_is_refused_with_the_faster_formats(tmp_path):
+    from keras_compact.export import ExportError
+    from keras_compact.export import export
+
+    model = TextClassifier(CompactBackbone(**TINY_ALBERT), num_classes=2)
+    for call in (lambda: export(model, str(tmp_path / "m"), quantize="int8"),
+                 lambda: export_for_serving(model, base_dir=str(tmp_path),
+                                            model_name="m", quantize="int8")):
+        with pytest.raises(ExportError, match=r"slower than float32.*format='litert', "
+                                              r"quantize='int8'.*format='onnx'"):
+            call()
+    assert not os.path.exists(tmp_path / "m")

@@ -11,11 +11,15 @@ Runtimes (each gets the same strings; each tokenizes as its users would):
 - keras: the Keras model, `predict_on_batch`, features from the in-graph
   tokenizer;
 - savedmodel / savedmodel_int8: our raw-text SavedModel, float32 and
-  Keras-int8 (`Model.quantize`) weights;
+  Keras-int8 (`Model.quantize`) weights (the int8 one is what `export`
+  refuses to write as too slow; built here from a quantized copy to keep
+  the evidence);
 - litert / litert_int8: our .tflite, tokenizer inside, float32 and
   dynamic-range int8;
-- onnxruntime: the same Keras model converted by tf2onnx (fp32), fed by the
-  `sentencepiece` library (task) or transformers' fast tokenizer (MiniLM);
+- onnxruntime / onnxruntime_int8: our ONNX export (`export(..., format="onnx",
+  quantize="int8")`: Keras' Model.export through tf2onnx; int8 = ONNX
+  Runtime's dynamic quantization), fed by the `sentencepiece` library (task)
+  or transformers' fast tokenizer (MiniLM);
 - torch: transformers' `BertModel` (plus the classifier's Dense head) with
   the same weights (keras_compact.convert.to_huggingface for the task model,
   the checkpoint itself for MiniLM), the same tokenizers as onnxruntime.
@@ -41,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SEQ_LEN = 128
 RUNTIMES = ("keras", "savedmodel", "savedmodel_int8", "litert", "litert_int8",
-            "onnxruntime", "torch")
+            "onnxruntime", "onnxruntime_int8", "torch")
 
 
 # --------------------------------------------------------------------------- build
@@ -62,10 +66,10 @@ def long_texts(count=32, min_chars=1200):
 def build(model_kind, work_dir, classifier_path=None):
     """Writes every runtime's artifact under WORK_DIR/MODEL_KIND; returns a manifest."""
     import numpy as np
-    import tensorflow as tf
 
     import deploy_models
     from keras_compact.convert.huggingface import to_huggingface
+    from keras_compact.export import export
     from keras_compact.export import export_saved_model
     from keras_compact.export.litert import export_litert
     from keras_compact.export.litert import text_archive
@@ -83,8 +87,8 @@ def build(model_kind, work_dir, classifier_path=None):
         tokenizer = labels["vocab"]
         backbone = model.backbone
         export_saved_model(model, tokenizer, os.path.join(out, "savedmodel"), SEQ_LEN)
-        export_saved_model(model, tokenizer, os.path.join(out, "savedmodel_int8"), SEQ_LEN,
-                           quantize="int8")
+        export_saved_model(quantize_model(model), tokenizer,
+                           os.path.join(out, "savedmodel_int8"), SEQ_LEN)
     else:
         backbone, tokenizer = deploy_models.minilm_backbone()
         model = backbone
@@ -98,24 +102,9 @@ def build(model_kind, work_dir, classifier_path=None):
     export_litert(model, tokenizer, os.path.join(out, "litert.tflite"), SEQ_LEN)
     export_litert(model, tokenizer, os.path.join(out, "litert_int8.tflite"), SEQ_LEN,
                   quantize="int8")
-    # ONNX: tf2onnx on the token-id function of the same Keras model.
-    import tf2onnx
-
-    specs = [tf.TensorSpec([None, SEQ_LEN], tf.int32, name=k)
-             for k in ("token_ids", "segment_ids", "padding_mask")]
-
-    @tf.function(input_signature=specs)
-    def ids_fn(token_ids, segment_ids, padding_mask):
-        features = dict(token_ids=token_ids, segment_ids=segment_ids, padding_mask=padding_mask)
-        result = model(features, training=False)
-        if model_kind == "task":
-            return {"logits": result}
-        mask = tf.cast(padding_mask, tf.float32)[:, :, None]
-        return {"embedding": tf.reduce_sum(result["sequence_output"] * mask, 1)
-                / tf.reduce_sum(mask, 1)}
-
-    proto, _ = tf2onnx.convert.from_function(ids_fn, input_signature=specs, opset=17)
-    write_onnx(proto, os.path.join(out, "model.onnx"))
+    has_preprocessor = getattr(model, "preprocessor", None) is not None
+    export(model, os.path.join(out, "onnx"), format="onnx", seq_len=SEQ_LEN, quantize="int8",
+           vocab=None if has_preprocessor else tokenizer)
     # PyTorch: the BertModel checkpoint (+ the head's weights for the classifier).
     if model_kind == "task":
         to_huggingface(backbone, os.path.join(out, "hf"))
@@ -129,31 +118,6 @@ def build(model_kind, work_dir, classifier_path=None):
     with open(manifest_path, "w") as handle:
         json.dump(manifest, handle)
     return manifest
-
-
-def write_onnx(proto, path):
-    """Saves the ONNX model, rewriting Erfc (ONNX has none) as 1 - Erf.
-
-    TensorFlow's exact GELU lowers to Erfc, which tf2onnx passes through
-    unchanged and ONNX Runtime then refuses to load.
-    """
-    import onnx
-    from onnx import helper
-
-    nodes = []
-    for node in proto.graph.node:
-        if node.op_type != "Erfc":
-            nodes.append(node)
-            continue
-        erf = node.output[0] + "_erf"
-        one = node.output[0] + "_one"
-        nodes.append(helper.make_node("Constant", [], [one], value=helper.make_tensor(
-            one, onnx.TensorProto.FLOAT, [], [1.0])))
-        nodes.append(helper.make_node("Erf", [node.input[0]], [erf]))
-        nodes.append(helper.make_node("Sub", [one, erf], [node.output[0]]))
-    del proto.graph.node[:]
-    proto.graph.node.extend(nodes)
-    onnx.save(proto, path)
 
 
 # --------------------------------------------------------------------------- measure
@@ -206,11 +170,13 @@ def make_runner(name, manifest, out, threads):
         import tensorflow as tf
 
         from keras_compact.export.litert import litert_text_ops
-        from keras_compact.export.litert import pack_dense
+        from keras_compact.preprocessing import pack as pack_ids
 
         model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
         ops = litert_text_ops(manifest["tokenizer"])
-        pack = tf.function(lambda texts: pack_dense(ops, SEQ_LEN, ops.tokenize(texts)))
+        pack = tf.function(lambda texts: pack_ids(
+            ops.tokenize(texts), sequence_length=SEQ_LEN, cls_id=ops.cls_id, sep_id=ops.sep_id,
+            pad_id=ops.pad_id))
         return lambda texts: model.predict_on_batch(pack(tf.constant(texts)))
     if name.startswith("savedmodel"):
         import tensorflow as tf
@@ -225,19 +191,21 @@ def make_runner(name, manifest, out, threads):
         runner = interpreter.get_signature_runner()
         return lambda texts: runner(text=np.array(texts))
     encode = host_tokenizer(manifest)
-    if name == "onnxruntime":
+    if name.startswith("onnxruntime"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(os.path.join(out, "model.onnx"), options,
+        model_file = "model.int8.onnx" if name.endswith("int8") else "model.onnx"
+        session = ort.InferenceSession(os.path.join(out, "onnx", model_file), options,
                                        providers=["CPUExecutionProvider"])
+        output = ["logits" if manifest["kind"] == "task" else "embedding"]
 
         def run(texts):
             ids, segments, mask = encode(texts)
-            return session.run(None, {"token_ids": ids, "segment_ids": segments,
-                                      "padding_mask": mask})
+            return session.run(output, {"token_ids": ids, "segment_ids": segments,
+                                        "padding_mask": mask})
         return run
     if name == "torch":
         import torch
@@ -355,6 +323,10 @@ def report(kind, measured, batches):
     lq, lf = results.get("litert_int8"), results.get("litert")
     if lq and lf and "32" in lf:
         pairs.append(f"LiteRT int8 vs LiteRT float32 at batch 32: {lf['32'] / lq['32']:.2f}x")
+    oq = results.get("onnxruntime_int8")
+    if oq and ort_:
+        pairs += [f"ONNX Runtime int8 vs ONNX Runtime float32 at batch {b}: "
+                  f"{ort_[str(b)] / oq[str(b)]:.2f}x" for b in batches]
     for line in pairs:
         print(f"- {line}")
     sys.stdout.flush()

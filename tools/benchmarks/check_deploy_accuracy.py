@@ -3,7 +3,8 @@
 Runs the task classifier (tools/benchmarks/deploy_models.py) on every test paragraph at
 sequence 128 as: the Keras model (float32, features from the training
 pipeline's packer), the int8 SavedModel (Keras `Model.quantize`), LiteRT
-float32 and LiteRT dynamic-range int8 (both raw text in, tokenizer inside).
+float32 and LiteRT dynamic-range int8 (both raw text in, tokenizer inside),
+and the ONNX export float32 / int8 (ONNX Runtime, the training packer's ids).
 Prints each accuracy, its difference from float32 (goal: within 1 point),
 and the largest |logit| difference of LiteRT float32 vs Keras on raw text
 (goal: 1e-4). Uses the artifacts tools/benchmarks/bench_deploy.py builds.
@@ -51,21 +52,31 @@ def main():
     runners = {name: litert_interpreter(os.path.join(out, f"{name}.tflite")).get_signature_runner()
                for name in ("litert", "litert_int8")}
     from keras_compact.export.litert import litert_text_ops
-    from keras_compact.export.litert import pack_dense
+    from keras_compact.preprocessing import pack
 
+    import onnxruntime
+
+    sessions = {name: onnxruntime.InferenceSession(os.path.join(out, "onnx", file),
+                                                   providers=["CPUExecutionProvider"])
+                for name, file in (("onnx", "model.onnx"), ("onnx_int8", "model.int8.onnx"))}
     fast = litert_text_ops(manifest["tokenizer"])
     same_ids = []
-    logits = {name: [] for name in ("keras", "savedmodel_int8", "litert", "litert_int8")}
+    logits = {name: [] for name in ("keras", "savedmodel_int8", "litert", "litert_int8",
+                                    "onnx", "onnx_int8")}
     for start in range(0, len(texts), args.batch):
         batch = texts[start: start + args.batch]
         features = packer(tf.constant(batch))
         # The ids LiteRT's tokenizer (tensorflow-text's fast op) gives, for the report.
-        fast_ids = pack_dense(fast, bench_deploy.SEQ_LEN, fast.tokenize(tf.constant(batch)))
+        fast_ids = pack(fast.tokenize(tf.constant(batch)), sequence_length=bench_deploy.SEQ_LEN,
+                        cls_id=fast.cls_id, sep_id=fast.sep_id, pad_id=fast.pad_id)
         same_ids.append((features["token_ids"].numpy() == fast_ids["token_ids"].numpy()).all(1))
         logits["keras"].append(keras.ops.convert_to_numpy(model.predict_on_batch(features)))
         logits["savedmodel_int8"].append(int8(text=tf.constant(batch))["logits"].numpy())
         for name, runner in runners.items():
             logits[name].append(runner(text=np.array(batch))["logits"])
+        feeds = {k: v.numpy().astype(np.int32) for k, v in features.items()}
+        for name, session in sessions.items():
+            logits[name].append(session.run(["logits"], feeds)[0])
     logits = {k: np.concatenate(v) for k, v in logits.items()}
     base = (logits["keras"].argmax(-1) == labels).mean()
     print(f"bundled task test split: {len(texts)} examples, sequence {bench_deploy.SEQ_LEN}")
@@ -85,7 +96,10 @@ def main():
           f"{same_diff:.2e} over the {same_ids.sum()} texts whose ids LiteRT's tokenizer "
           f"reproduces exactly ({(~same_ids).sum()} differ: tensorflow-text's "
           "FastSentencepieceTokenize vs the SentencepieceOp the training pipeline uses)")
-    for name in ("savedmodel_int8", "litert", "litert_int8"):
+    onnx_diff = np.abs(logits["onnx"] - logits["keras"]).max()
+    print(f"- ONNX float32 vs Keras, same ids: max |logit diff| {onnx_diff:.2e} (goal <= 1e-4: "
+          f"{'met' if onnx_diff <= 1e-4 else 'NOT met'})")
+    for name in ("savedmodel_int8", "litert", "litert_int8", "onnx", "onnx_int8"):
         points = 100 * abs((logits[name].argmax(-1) == labels).mean() - base)
         print(f"- {name}: {points:.2f} points from float32 (goal <= 1: "
               f"{'met' if points <= 1 else 'NOT met'})")
