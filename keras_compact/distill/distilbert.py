@@ -2,6 +2,7 @@
 `Distiller` with soft targets + the cosine loss (Sanh et al., 2019)."""
 
 from keras_compact.distill.distiller import Distiller
+from keras_compact.distill.student_init import init_student_from_teacher
 from keras_compact.models.backbone import CompactBackbone
 from keras_compact.models.classifier import TextClassifier
 
@@ -46,8 +47,7 @@ def distilbert_student_from_teacher(teacher_backbone, name=None):
             "taken one in two. Use a teacher with sharing='none' (BERT), or "
             "build the student yourself and use Distiller."
         )
-    teacher_layers = teacher_backbone.num_layers
-    student_layers = (teacher_layers + 1) // 2
+    student_layers = (teacher_backbone.num_layers + 1) // 2
     config = teacher_backbone.get_config()
     config.update(
         num_layers=student_layers,
@@ -55,19 +55,7 @@ def distilbert_student_from_teacher(teacher_backbone, name=None):
         trainable=True,
     )
     student = CompactBackbone.from_config(config)
-    student.embeddings.set_weights(teacher_backbone.embeddings.get_weights())
-    student.pooler.set_weights(teacher_backbone.pooler.get_weights())
-    inner = teacher_backbone.inner_group_num
-    teacher_encoder = teacher_backbone.encoder
-    for m in range(student_layers):
-        for k in range(inner):
-            source, target = 2 * m * inner + k, m * inner + k
-            student.encoder.attention_sublayers[target].set_weights(
-                teacher_encoder.attention_sublayers[source].get_weights()
-            )
-            student.encoder.feedforward_sublayers[target].set_weights(
-                teacher_encoder.feedforward_sublayers[source].get_weights()
-            )
+    init_student_from_teacher(student, teacher_backbone, "every-other")
     return student
 
 

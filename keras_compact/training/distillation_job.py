@@ -27,8 +27,6 @@ import json
 import math
 import os
 
-import numpy as np
-
 from keras_compact.training.distillation_data import augmented_pairs
 from keras_compact.training.distillation_data import job_task
 from keras_compact.training.distillation_data import job_tokenizer
@@ -97,11 +95,10 @@ class DistillationJob:
         seed: initial weights, data order, augmentation.
         measure_latency: time the models for the table (False: 0, e.g. when
             the caller measures them with others).
-        student_embeddings: "random", or "teacher_pca": the distilled
-            student's token, position and segment tables start as the
-            teacher's projected on their top-E principal directions
-            (`init_embeddings_from_teacher`; needs the teacher's vocabulary).
-            The scratch baseline always starts from random weights.
+        student_init: how the distilled student starts: "random", "pca",
+            "svd", "every-other" or "layers:I,J,..." (teacher layers,
+            0-based); see `keras_compact.distill.student_init`. The scratch
+            baseline always starts from random weights.
     """
 
     output_dir: str
@@ -138,7 +135,7 @@ class DistillationJob:
     scratch_learning_rate: float = None
     seed: int = 0
     measure_latency: bool = True
-    student_embeddings: str = "random"
+    student_init: str = "random"
 
 
 def check_job(job):
@@ -158,6 +155,9 @@ def check_job(job):
             f"general_steps={job.general_steps} needs the teacher's pretrainer (--pretrained "
             "runs/main_job/pretrainer.keras): its backbone teaches general distillation. Pass "
             "it, or set general_steps to 0.")
+    from keras_compact.distill.student_init import parse_student_init
+
+    parse_student_init(job.student_init)  # the syntax; the shapes once the teacher is loaded
     if not job.teacher:
         raise ValueError("teacher is required: the fine-tuned classifier.keras.")
     output = os.path.realpath(job.output_dir)
@@ -263,44 +263,6 @@ def student_on(backbone, num_classes):
     return TextClassifier(backbone, num_classes=num_classes, name="student")
 
 
-def init_embeddings_from_teacher(student_backbone, teacher_backbone):
-    """Starts the student's embedding tables from the teacher's, reduced to E dims.
-
-    The teacher's token table (V x D) is projected on its top-E principal
-    directions (SVD of the centred table); the position and segment tables
-    are projected on the same directions, so sums stay consistent. The
-    student's E -> H projection stays random: the distillation losses train
-    it. Needs the same vocabulary and E <= D.
-    """
-    import keras
-
-    teacher = teacher_backbone.embeddings
-    student = student_backbone.embeddings
-    table = np.asarray(keras.ops.convert_to_numpy(teacher.token_embedding.embeddings),
-                       dtype="float64")
-    width = student.embedding_dim
-    if table.shape[0] != student.vocabulary_size or width > table.shape[1]:
-        raise ValueError(f"student_embeddings='teacher_pca' needs the teacher's vocabulary "
-                         f"({table.shape[0]}) and E <= {table.shape[1]}; the student has "
-                         f"{student.vocabulary_size} tokens and E={width}.")
-    mean = table.mean(axis=0)
-    _, _, directions = np.linalg.svd(table - mean, full_matrices=False)
-    basis = directions[:width].T  # D x E
-    student.token_embedding.embeddings.assign((table @ basis).astype("float32"))
-    positions = np.asarray(keras.ops.convert_to_numpy(
-        teacher.position_embedding.position_embeddings), dtype="float64")
-    length = student.position_embedding.position_embeddings.shape[0]
-    if positions.shape[0] >= length:
-        student.position_embedding.position_embeddings.assign(
-            (positions[:length] @ basis).astype("float32"))
-    segments = np.asarray(keras.ops.convert_to_numpy(teacher.segment_embedding.embeddings),
-                          dtype="float64")
-    if segments.shape[0] == student.segment_embedding.embeddings.shape[0]:
-        student.segment_embedding.embeddings.assign((segments @ basis).astype("float32"))
-
-
-
-
 @dataclasses.dataclass
 class _Loaded:
     """Everything `prepare` read and checked: what the stages run on."""
@@ -365,14 +327,10 @@ def check_teacher_fits_task(job, teacher, tokenizer, data):
 
 
 def start_student(job, student, teacher):
-    """Sets the student's initial weights from the teacher as `job` asks."""
-    if job.student_embeddings == "teacher_pca":
-        init_embeddings_from_teacher(student.backbone, teacher.backbone)
-        print(f"Student embeddings: the teacher's tables on their top "
-              f"{student.backbone.embedding_dim} principal directions")
-    elif job.student_embeddings != "random":
-        raise ValueError(f"student_embeddings must be 'random' or 'teacher_pca', got "
-                         f"{job.student_embeddings!r}.")
+    """Sets the student's initial weights from the teacher as `job.student_init` asks."""
+    from keras_compact.distill.student_init import init_student_from_teacher
+
+    print(init_student_from_teacher(student, teacher, job.student_init))
 
 
 def check_student_fits_teacher(job, student, teacher, pretrainer):

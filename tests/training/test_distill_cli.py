@@ -87,6 +87,13 @@ def test_distill_bad_input_is_a_clear_error(tmp_path, spm_model, teacher_files, 
     assert "3" in err and "2" in err and "layers" in err and "Traceback" not in err
     assert main(base + ["--layer-mapping", "a,b"]) == 2
     assert "--layer-mapping" in capsys.readouterr().err
+    # A layer copy across widths: named by its flag, before any training.
+    assert main(base + ["--student-init", "layers:0", "--student-config", STUDENT]) == 2
+    err = capsys.readouterr().err
+    assert "--student-init 'layers:0' copies teacher layers" in err
+    assert "hidden_dim (32)" in err and len(err.strip().splitlines()) == 1
+    assert main(base + ["--student-init", "copy"]) == 2
+    assert "Unknown --student-init 'copy'" in capsys.readouterr().err
 
 
 def test_general_stage_keeps_a_regression_student_a_regressor(tmp_path, spm_model,
