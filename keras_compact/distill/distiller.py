@@ -133,6 +133,11 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         relation_teacher_layer, relation_student_layer: int or None (the
             last layer). The layers MiniLM / MiniLMv2 compare (1-based).
         mlm_temperature: float. Temperature of the soft MLM targets.
+        cached_teacher_logits: bool. x also holds "teacher_logits" (the
+            teacher's logits, computed once, e.g. by
+            `keras_compact.training.teacher_cache`): the prediction loss
+            reads them, and the teacher does not run when no other loss
+            needs it. Needs the prediction loss on.
         **kwargs: `{name}_weight` for any other loss of the table
             (attention_kl_weight, qq_relation_weight, mlm_weight, ...), and
             standard `keras.Model` arguments.
@@ -173,6 +178,7 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         relation_teacher_layer=None,
         relation_student_layer=None,
         mlm_temperature=1.0,
+        cached_teacher_logits=False,
         **kwargs,
     ):
         if teacher is student:
@@ -188,6 +194,7 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
             kwargs, stage, objective, kinds)
         setup.check_temperatures(temperature, mlm_temperature)
         enabled = [t for t in LOSS_TABLE if weights[t.name]]
+        setup.check_cached_logits(cached_teacher_logits, weights)
         # 2. Feature checks, before any weights are made.
         setup.check_features(enabled, teacher, student, kinds)
         relation_layers, relation_heads = setup.resolve_relations(
@@ -220,6 +227,7 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         self.distillation_weights = weights
         self.temperature = float(temperature)
         self.mlm_temperature = float(mlm_temperature)
+        self.cached_teacher_logits = bool(cached_teacher_logits)
         self.use_projection = use_projection
         self.mask_hidden_padding = bool(mask_hidden_padding)
         self.relation_heads = relation_heads
@@ -295,9 +303,15 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         tensors of `loss_table`. Student tensors are already projected.
         """
         backbone_inputs = {k: inputs[k] for k in INPUT_KEYS}
-        teacher = self.teacher_backbone.compute_features(
-            backbone_inputs, training=False, **self._feature_requests("teacher"))
-        teacher = keras.tree.map_structure(ops.stop_gradient, teacher)
+        if self.cached_teacher_logits and "teacher_logits" not in inputs:
+            raise ValueError(
+                "cached_teacher_logits=True: x must hold 'teacher_logits' (the "
+                "teacher's logits for the batch) beside the token inputs.")
+        teacher = None
+        if not (self.cached_teacher_logits and self.enabled_losses == ("prediction",)):
+            teacher = self.teacher_backbone.compute_features(
+                backbone_inputs, training=False, **self._feature_requests("teacher"))
+            teacher = keras.tree.map_structure(ops.stop_gradient, teacher)
         student = self.student_backbone.compute_features(
             backbone_inputs, training=training, **self._feature_requests("student"))
         context = FeatureContext(self, inputs, teacher, student, training)
@@ -372,6 +386,7 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
             **{f"{n}_weight": self.distillation_weights[n] for n in LOSS_NAMES},
             "temperature": self.temperature,
             "mlm_temperature": self.mlm_temperature,
+            "cached_teacher_logits": self.cached_teacher_logits,
             "use_projection": self.use_projection,
             "mask_hidden_padding": self.mask_hidden_padding,
             "relation_heads": self.relation_heads,

@@ -138,6 +138,14 @@ def check_temperatures(temperature, mlm_temperature):
                          f"mlm_temperature={mlm_temperature!r}.")
 
 
+def check_cached_logits(cached_teacher_logits, weights):
+    """Cached teacher logits only feed the prediction loss."""
+    if cached_teacher_logits and not weights["prediction"]:
+        raise ValueError("cached_teacher_logits=True feeds the prediction loss, which is "
+                         "off; turn prediction_weight on or pass "
+                         "cached_teacher_logits=False.")
+
+
 # === 2. Feature checks ===
 
 

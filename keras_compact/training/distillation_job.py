@@ -8,7 +8,9 @@ The stages, each one `model.fit` call (Jiao et al., section 3.3):
 2. data augmentation of the task's training texts (`TextAugmenter`, the
    teacher MLM and word vectors), labelled by the fine-tuned teacher;
 3. task-specific intermediate distillation on the augmented data;
-4. prediction-layer distillation (soft cross-entropy on the logits).
+4. prediction-layer distillation (soft cross-entropy on the logits), on the
+   teacher's logits computed once over the augmented data and cached in
+   OUTPUT_DIR/stages/ (`keras_compact.training.teacher_cache`).
 
 Then the student is evaluated on the test split beside the teacher and,
 unless turned off, beside the same student trained from scratch on the gold
@@ -390,11 +392,12 @@ def general_stage(job, loaded, student, verbose):
         fit_chunks(job.general_steps))
 
 
-def task_dataset(job, loaded):
-    """The task-specific stages' data: training texts plus augmented variants;
-    returns (dataset, examples)."""
+def task_examples(job, loaded):
+    """The task-specific stages' examples, packed once: training texts plus
+    augmented variants. Returns (features dict of numpy arrays, labels)."""
     from keras_compact.tasks.datasets import make_dataset
     from keras_compact.tasks.datasets import read_examples
+    from keras_compact.training.teacher_cache import packed_examples
 
     data = loaded.data
     augmented = []
@@ -404,21 +407,34 @@ def task_dataset(job, loaded):
                    read_examples(train, data["labels"], job.max_augment_examples))
         augmented = augmented_pairs(job, sources[: job.max_augment_examples],
                                     loaded.teacher, loaded.pretrainer, loaded.tokenizer)
-    dataset = make_dataset(data["train"], **loaded.common, seq_len=job.seq_len,
-                           batch_size=job.batch_size, shuffle=True, seed=job.seed,
-                           count=data["train_count"], extra=augmented)
-    return dataset, data["train_count"] + len(augmented)
+    return packed_examples(make_dataset(
+        data["train"], **loaded.common, seq_len=job.seq_len, batch_size=256,
+        count=data["train_count"], extra=augmented))
 
 
 def task_stages(job, loaded, student, verbose):
     """Intermediate-layer then prediction-layer distillation on the task data;
-    returns the student and {stage: steps}."""
-    dataset, examples = task_dataset(job, loaded)
-    per_epoch = max(1, examples // job.batch_size)
+    returns the student and {stage: steps}.
+
+    The prediction stage reads the teacher's logits computed once
+    (`keras_compact.training.teacher_cache`), so its steps run the student only.
+    """
+    from keras_compact.training import teacher_cache
+
+    features, labels = task_examples(job, loaded)
+    per_epoch = max(1, len(labels) // job.batch_size)
+    logits = None
+    if job.prediction_epochs and not os.path.isfile(job_path(job, "stages",
+                                                             "prediction.keras")):
+        logits = teacher_cache.teacher_logits(job, run_settings(job), loaded.teacher,
+                                              features)
+    dataset = teacher_cache.cached_dataset(features, labels, logits, job.batch_size,
+                                           job.seed)
     steps = {}
     for stage, epochs, extra in (("intermediate", job.intermediate_epochs,
                                   intermediate_loss_options(job)),
-                                 ("prediction", job.prediction_epochs, {})):
+                                 ("prediction", job.prediction_epochs,
+                                  {"cached_teacher_logits": True})):
         steps[stage] = math.prod(fit_chunks(epochs * per_epoch)) if epochs else 0
         if epochs:
             student = distil_stage(job, stage, loaded.teacher, student, dataset,

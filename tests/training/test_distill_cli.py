@@ -45,6 +45,8 @@ def test_distill_runs_every_stage_and_resumes(tmp_path, spm_model, teacher_files
     out = capsys.readouterr().out
     for stage in ("general", "intermediate", "prediction"):
         assert f"Stage {stage}:" in out
+    # The prediction stage reads the teacher's logits, computed once (12 + 24 examples).
+    assert "Teacher logits: computed once for 36 examples" in out
     assert "Scratch baseline" in out and "distilled student" in out
 
     # 2 variants of each of the 12 originals, labelled by the teacher (the
@@ -72,6 +74,11 @@ def test_distill_runs_every_stage_and_resumes(tmp_path, spm_model, teacher_files
     assert main(_args(output, spm_model, teacher_files)) == 0
     out = capsys.readouterr().out
     assert out.count("done before") == 4 and "reusing" in out
+    # Killed in the prediction stage: the rerun reuses the teacher's logits.
+    os.remove(output / "stages" / "prediction.keras")
+    assert main(_args(output, spm_model, teacher_files)) == 0
+    out = capsys.readouterr().out
+    assert "Teacher logits: reusing" in out and "Stage prediction: 4 steps" in out
 
 
 def test_distill_bad_input_is_a_clear_error(tmp_path, spm_model, teacher_files, capsys):
