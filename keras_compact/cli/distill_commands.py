@@ -33,6 +33,9 @@ def add_distillation_arguments(parser, defaults=None):
         "their principal directions), svd (ALBERT's factorized table from the teacher's "
         "by truncated SVD; same hidden width), every-other or layers:0,2,4 (teacher "
         "layers copied, 0-based; the teacher's widths).")
+    arg("--time-budget", type=float, default=base["time_budget"], metavar="MINUTES",
+        help="Size --num-variants and the stages' epochs to fit this many minutes "
+        "(timed on a few real steps); without it the estimated time is printed.")
     arg("--seq-len", type=int, default=base["seq_len"])
     arg("--batch-size", type=int, default=base["batch_size"])
     arg("--general-steps", type=int, default=base["general_steps"],
@@ -110,7 +113,7 @@ def job_from_args(args, output_dir, vocab, teacher, pretrained, tokenizer=None, 
         tokenizer=tokenizer, data=data, test_split=getattr(args, "test_split", None),
         student_preset=args.student_preset,
         student_config=parse_config_json(args.student_config, "--student-config"),
-        student_init=args.student_init,
+        student_init=args.student_init, time_budget=args.time_budget,
         seq_len=args.seq_len,
         batch_size=args.batch_size, general_steps=args.general_steps,
         general_learning_rate=args.general_learning_rate,

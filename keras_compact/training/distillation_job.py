@@ -101,6 +101,10 @@ class DistillationJob:
             "svd", "every-other" or "layers:I,J,..." (teacher layers,
             0-based); see `keras_compact.distill.student_init`. The scratch
             baseline always starts from random weights.
+        time_budget: minutes, or None. Before the first stage the job
+            prints its estimated time (a few steps timed on real batches);
+            with a budget it also sizes num_variants and the task stages'
+            epochs to fit (`keras_compact.training.distillation_plan`).
     """
 
     output_dir: str
@@ -138,6 +142,7 @@ class DistillationJob:
     seed: int = 0
     measure_latency: bool = True
     student_init: str = "random"
+    time_budget: float = None
 
 
 def check_job(job):
@@ -160,6 +165,10 @@ def check_job(job):
     from keras_compact.distill.student_init import parse_student_init
 
     parse_student_init(job.student_init)  # the syntax; the shapes once the teacher is loaded
+    if job.time_budget is not None and (isinstance(job.time_budget, bool) or not isinstance(
+            job.time_budget, (int, float)) or not job.time_budget > 0):
+        raise ValueError(f"time_budget={job.time_budget!r} must be a positive number of "
+                         "minutes.")
     if not job.teacher:
         raise ValueError("teacher is required: the fine-tuned classifier.keras.")
     output = os.path.realpath(job.output_dir)
@@ -474,8 +483,12 @@ def run_distillation(job, verbose="auto", overwrite=False):
         test_matthews_corrcoef on CoLA), scores, latency_b1_ms, latency_b32_ms),
         "steps", "paths", "metric".
     """
+    from keras_compact.training.distillation_plan import plan_job
+
     loaded = prepare(job)
     start_run_directory(job, overwrite)  # nothing was written before this
+    job = plan_job(job, loaded, loaded.student, intermediate_loss_options(job),
+                   job.time_budget)
     student, steps = loaded.student, {"general": 0}
     if job.general_steps:
         student, steps["general"] = general_stage(job, loaded, student, verbose)
