@@ -39,20 +39,28 @@ _SAMPLE_TEXTS = 4
 @dataclasses.dataclass
 class StepTimes:
     """Seconds per distillation step, student-only step, teacher example, and
-    augmented source text."""
+    augmented source text; `setup`: seconds each stage spends once (tracing
+    and compiling its step: the first call's extra time)."""
 
     distil: float
     student: float
     teacher_example: float
     augment_text: float
+    setup: float = 0.0
 
 
-def _timed(function, repeats=_TIMED_STEPS):
-    function()  # traces and compiles
+def _timed(function, setups, repeats=_TIMED_STEPS):
+    """Seconds per call after the first; the first call's extra time (tracing
+    and compiling) is appended to `setups`."""
+    start = time.perf_counter()
+    function()
+    first = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(repeats):
         function()
-    return (time.perf_counter() - start) / repeats
+    seconds = (time.perf_counter() - start) / repeats
+    setups.append(max(0.0, first - seconds))
+    return seconds
 
 
 def measure_step_times(job, loaded, student, intermediate_options):
@@ -78,13 +86,15 @@ def measure_step_times(job, loaded, student, intermediate_options):
             cached = Distiller(loaded.teacher, student, stage="prediction",
                                cached_teacher_logits=True)
             cached.compile(optimizer="adam")
+            setups = []
             times = StepTimes(
-                distil=_timed(lambda: distil.train_on_batch(features)),
+                distil=_timed(lambda: distil.train_on_batch(features), setups),
                 student=_timed(lambda: cached.train_on_batch(
-                    {**features, "teacher_logits": logits})),
-                teacher_example=_timed(lambda: loaded.teacher.predict_on_batch(features))
-                / len(labels),
+                    {**features, "teacher_logits": logits}), setups),
+                teacher_example=_timed(lambda: loaded.teacher.predict_on_batch(features),
+                                       []) / len(labels),
                 augment_text=0.0)
+            times.setup = max(setups)
     finally:
         student.set_weights(weights)
     if job.num_variants and not os.path.isfile(job_path(job, "augmented.jsonl")):
@@ -141,6 +151,11 @@ def estimate(job, times, train_count):
         "prediction": steps["prediction"] * times.student,
         "scratch": steps["scratch"] * times.student,
     }
+    for name in ("general", "intermediate", "prediction", "scratch"):
+        if steps[name]:  # each stage traces its own step once
+            seconds[name] += times.setup
+    if seconds["teacher logits"]:
+        seconds["teacher logits"] += times.setup
     for name, finished in done.items():
         if finished:
             seconds[name] = 0.0
@@ -213,7 +228,8 @@ def plan_job(job, loaded, student, intermediate_options, time_budget=None):
            for name, count in steps.items() if count):
         return job  # every stage done: nothing to time
     times = measure_step_times(job, loaded, student, intermediate_options)
-    print(f"Measured: {times.distil * 1000:.0f} ms per distillation step, "
+    print(f"Measured: {times.setup:.1f} s to set up a stage, "
+          f"{times.distil * 1000:.0f} ms per distillation step, "
           f"{times.student * 1000:.0f} ms per student step, "
           f"{times.teacher_example * 1000:.1f} ms per teacher example"
           + (f", {times.augment_text:.2f} s per augmented text" if times.augment_text

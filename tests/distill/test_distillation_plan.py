@@ -9,7 +9,8 @@ from keras_compact.training.distillation_plan import estimate
 from keras_compact.training.distillation_plan import fit_budget
 from keras_compact.training.distillation_plan import planned_steps
 
-TIMES = StepTimes(distil=0.2, student=0.05, teacher_example=0.004, augment_text=0.5)
+TIMES = StepTimes(distil=0.2, student=0.05, teacher_example=0.004, augment_text=0.5,
+                  setup=2.0)
 
 
 def _job(tmp_path, **overrides):
@@ -25,8 +26,8 @@ def test_the_estimate_adds_every_part_of_the_plan(tmp_path):
     assert steps["scratch"] == 360 + 180
     seconds = estimate(job, TIMES, 100)
     assert seconds == pytest.approx({
-        "augmentation": 50.0, "general": 0.0, "intermediate": 72.0,
-        "teacher logits": 3.6, "prediction": 9.0, "scratch": 27.0})
+        "augmentation": 50.0, "general": 0.0, "intermediate": 74.0,
+        "teacher logits": 5.6, "prediction": 11.0, "scratch": 29.0})
     # A finished stage costs nothing more.
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages" / "intermediate.keras").write_text("")
