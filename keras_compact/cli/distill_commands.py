@@ -28,6 +28,14 @@ def add_distillation_arguments(parser, defaults=None):
         help="Student backbone preset (default tinybert_4).")
     arg("--student-config", default=None,
         help="JSON overrides of the student's config, e.g. '{\"num_layers\": 2}'.")
+    arg("--student-init", default=base["student_init"], metavar="SPEC",
+        help="How the student starts: random (default), pca (the teacher's tables on "
+        "their principal directions), svd (ALBERT's factorized table from the teacher's "
+        "by truncated SVD; same hidden width), every-other or layers:0,2,4 (teacher "
+        "layers copied, 0-based; the teacher's widths).")
+    arg("--time-budget", type=float, default=base["time_budget"], metavar="MINUTES",
+        help="Size --num-variants and the stages' epochs to fit this many minutes "
+        "(timed on a few real steps); without it the estimated time is printed.")
     arg("--seq-len", type=int, default=base["seq_len"])
     arg("--batch-size", type=int, default=base["batch_size"])
     arg("--general-steps", type=int, default=base["general_steps"],
@@ -105,6 +113,7 @@ def job_from_args(args, output_dir, vocab, teacher, pretrained, tokenizer=None, 
         tokenizer=tokenizer, data=data, test_split=getattr(args, "test_split", None),
         student_preset=args.student_preset,
         student_config=parse_config_json(args.student_config, "--student-config"),
+        student_init=args.student_init, time_budget=args.time_budget,
         seq_len=args.seq_len,
         batch_size=args.batch_size, general_steps=args.general_steps,
         general_learning_rate=args.general_learning_rate,
@@ -134,13 +143,30 @@ def report(result):
     sys.stdout.flush()
 
 
+# Library arguments named in errors -> their `distill` flags.
+_FLAGS = {"student_init=": "--student-init ", "time_budget=": "--time-budget "}
+
+
+def flag_errors(function, *args, **kwargs):
+    """Calls `function`; a ValueError naming a library argument names its flag."""
+    try:
+        return function(*args, **kwargs)
+    except ValueError as error:
+        message = str(error)
+        for argument, flag in _FLAGS.items():
+            message = message.replace(argument, flag)
+        if message == str(error):
+            raise
+        raise ValueError(message) from None
+
+
 def run_distill(args):
     from keras_compact.training.distillation_job import run_distillation
 
     job = job_from_args(args, args.output_dir, args.vocab, args.teacher, args.pretrained,
                         tokenizer=args.tokenizer, data=data_options(args))
     verbose = "auto" if sys.stdout.isatty() else 2
-    report(run_distillation(job, verbose=verbose, overwrite=args.overwrite))
+    report(flag_errors(run_distillation, job, verbose=verbose, overwrite=args.overwrite))
     return 0
 
 

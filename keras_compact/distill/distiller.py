@@ -1,27 +1,28 @@
-"""`Distiller`: TinyBERT, MiniLM and MiniLMv2 distillation, driven by a loss table."""
+"""`Distiller`: TinyBERT, MiniLM and MiniLMv2 distillation, driven by a loss table.
+
+What the constructor resolves and checks (loss weights, features, layers,
+projections) is in `keras_compact.distill.distiller_setup`; DistilBERT's
+recipe is in `keras_compact.distill.distilbert`.
+"""
 
 import keras
 from keras import ops
 
-from keras_compact.distill import loss_table
+from keras_compact.distill import distiller_setup as setup
+from keras_compact.distill.distiller_setup import STAGE_NAMES
+from keras_compact.distill.distiller_setup import backbone_of
+from keras_compact.distill.distiller_setup import describe_mismatches
+from keras_compact.distill.distiller_setup import model_kind
 from keras_compact.distill.loss_table import LABELS
-from keras_compact.distill.loss_table import LOGITS
 from keras_compact.distill.loss_table import LOSS_NAMES
 from keras_compact.distill.loss_table import LOSS_TABLE
-from keras_compact.distill.loss_table import MLM
-from keras_compact.distill.loss_table import OBJECTIVES
 from keras_compact.distill.loss_table import FeatureContext
-from keras_compact.distill.layer_mapping import layer_mapping as make_layer_mapping
-from keras_compact.layers.initializers import truncated_normal
-from keras_compact.models.backbone import CompactBackbone
-from keras_compact.models.classifier import TextClassifier
 from keras_compact.models.model_mixins import LossScaledCompileMixin
 from keras_compact.models.model_mixins import MultiWorkerFitMixin
 from keras_compact.models.pretrainer import AlbertPretrainer
 from keras_compact.models.replicas import num_replicas
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
-STAGE_NAMES = ("general", "intermediate", "prediction", "pretraining")
 # Default weights per stage (TinyBERT objective); see loss_table for others.
 STAGES = {
     stage: {t.name: t.default_weight(stage, "tinybert", ("backbone", "backbone"))
@@ -29,71 +30,6 @@ STAGES = {
     for stage in STAGE_NAMES
 }
 _TERMS = {t.name: t for t in LOSS_TABLE}
-
-
-def _kind(model, role):
-    if isinstance(model, TextClassifier):
-        return "classifier"
-    if isinstance(model, AlbertPretrainer):
-        return "pretrainer"
-    if hasattr(model, "compute_features"):
-        return "backbone"
-    raise ValueError(
-        f"The {role} must be a CompactBackbone, a TextClassifier or an "
-        f"AlbertPretrainer, got {type(model).__name__}."
-    )
-
-
-def _backbone_of(model, role):
-    if _kind(model, role) == "backbone":
-        return model
-    return model.backbone
-
-
-def _check_weight(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(
-            f"`{name}_weight` must be a non-negative number, got "
-            f"{name}_weight={value!r}. Use 0 to turn the loss off."
-        )
-    return float(value)
-
-
-def _model_features(model, kind):
-    """What a model can give to a loss (backbone features, logits, MLM)."""
-    backbone = _backbone_of(model, "model")
-    given = set(getattr(backbone, "DISTILLATION_FEATURES",
-                        ("hidden_states", "attention_scores", "pooled_output")))
-    if kind == "classifier":
-        given.add(LOGITS)
-    if kind == "pretrainer":
-        given.add(MLM)
-    given.add(LABELS)
-    return given
-
-
-_FEATURE_HINTS = {
-    LOGITS: "pass TextClassifier teacher and student",
-    MLM: "pass AlbertPretrainer teacher and student (PretrainingDistiller)",
-    "qkv": "use a keras_compact CompactBackbone, whose attention returns "
-           "queries/keys/values on request",
-    "attention_scores": "use a keras_compact CompactBackbone",
-    "hidden_states": "use a keras_compact CompactBackbone",
-}
-
-
-def _layer_number(value, layers, role, arg):
-    if value is None:
-        return layers
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= layers:
-        advice = (" MiniLMv2 takes the last layer of base-size teachers and an "
-                  "upper-middle layer of large ones." if role == "teacher" else "")
-        raise ValueError(
-            f"{arg}={value!r} is out of range: the {role} has layers 1..{layers} "
-            f"(numbered from 1). Pass a layer in 1..{layers} or None for the last."
-            + advice
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="keras_compact")
@@ -197,6 +133,11 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         relation_teacher_layer, relation_student_layer: int or None (the
             last layer). The layers MiniLM / MiniLMv2 compare (1-based).
         mlm_temperature: float. Temperature of the soft MLM targets.
+        cached_teacher_logits: bool. x also holds "teacher_logits" (the
+            teacher's logits, computed once, e.g. by
+            `keras_compact.training.teacher_cache`): the prediction loss
+            reads them, and the teacher does not run when no other loss
+            needs it. Needs the prediction loss on.
         **kwargs: `{name}_weight` for any other loss of the table
             (attention_kl_weight, qq_relation_weight, mlm_weight, ...), and
             standard `keras.Model` arguments.
@@ -237,129 +178,32 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         relation_teacher_layer=None,
         relation_student_layer=None,
         mlm_temperature=1.0,
+        cached_teacher_logits=False,
         **kwargs,
     ):
-        explicit = {
-            "embedding": embedding_weight,
-            "hidden": hidden_weight,
-            "attention": attention_weight,
-            "prediction": prediction_weight,
-            "cosine": cosine_weight,
-        }
-        for name in LOSS_NAMES:
-            if name not in explicit:
-                explicit[name] = kwargs.pop(f"{name}_weight", None)
-        unknown = [k for k in kwargs if k.endswith("_weight")]
-        if unknown:
-            raise ValueError(
-                f"Unknown loss weight {unknown[0]}={kwargs[unknown[0]]!r}. The "
-                f"losses are {', '.join(LOSS_NAMES)}; pass <name>_weight."
-            )
         if teacher is student:
             raise ValueError("The teacher and the student must be different models.")
-        kinds = (_kind(teacher, "teacher"), _kind(student, "student"))
-        teacher_backbone = _backbone_of(teacher, "teacher")
-        student_backbone = _backbone_of(student, "student")
-        if stage is not None and stage not in STAGE_NAMES:
-            raise ValueError(
-                f"Unknown stage={stage!r}. Use 'general' (backbones, "
-                "intermediate layers), 'intermediate' (classifiers, "
-                "intermediate layers), 'prediction' (classifiers, logits), "
-                "'pretraining' (AlbertPretrainers: MLM + SOP + soft MLM + "
-                "intermediate) or None (set the loss weights yourself)."
-            )
-        if objective not in OBJECTIVES:
-            raise ValueError(
-                f"Unknown objective={objective!r}. Use one of "
-                f"{', '.join(repr(o) for o in OBJECTIVES)}."
-            )
-        weights = {
-            t.name: _check_weight(
-                t.name,
-                t.default_weight(stage, objective, kinds)
-                if explicit[t.name] is None else explicit[t.name],
-            )
-            for t in LOSS_TABLE
-        }
-        if not any(weights.values()):
-            raise ValueError(
-                "Every loss weight is 0, so there is nothing to distil. Turn "
-                "on at least one of "
-                + ", ".join(f"{n}_weight" for n in LOSS_NAMES) + "."
-            )
-        if not temperature > 0:
-            raise ValueError(
-                f"temperature must be positive, got temperature={temperature!r}."
-            )
-        if not mlm_temperature > 0:
-            raise ValueError("mlm_temperature must be positive, got "
-                             f"mlm_temperature={mlm_temperature!r}.")
+        kinds = (model_kind(teacher, "teacher"), model_kind(student, "student"))
+        teacher_backbone = backbone_of(teacher, "teacher")
+        student_backbone = backbone_of(student, "student")
+        # 1. Term resolution: which losses, with which weights.
+        weights = setup.resolve_weights(
+            {"embedding": embedding_weight, "hidden": hidden_weight,
+             "attention": attention_weight, "prediction": prediction_weight,
+             "cosine": cosine_weight},
+            kwargs, stage, objective, kinds)
+        setup.check_temperatures(temperature, mlm_temperature)
         enabled = [t for t in LOSS_TABLE if weights[t.name]]
-
-        # === Up-front checks: features, layers, mismatches ===
-        given = {"teacher": _model_features(teacher, kinds[0]),
-                 "student": _model_features(student, kinds[1])}
-        models = {"teacher": teacher, "student": student}
-        for term in enabled:
-            for role in term.needs_from:
-                for feature in term.needs:
-                    if feature not in given[role]:
-                        raise ValueError(
-                            f"The {term.name} loss needs {feature} from the "
-                            f"{role}, which a {type(models[role]).__name__} cannot "
-                            f"give: {_FEATURE_HINTS.get(feature, 'use another model')}"
-                            f", or set {term.name}_weight=0."
-                        )
-        # Layer numbers and relation heads, before any weights are made.
-        relation_layers = {
-            "teacher": _layer_number(relation_teacher_layer,
-                                     teacher_backbone.num_layers, "teacher",
-                                     "relation_teacher_layer"),
-            "student": _layer_number(relation_student_layer,
-                                     student_backbone.num_layers, "student",
-                                     "relation_student_layer"),
-        }
-        if relation_heads is not None and (
-            isinstance(relation_heads, bool) or not isinstance(relation_heads, int)
-            or relation_heads < 1
-        ):
-            raise ValueError("relation_heads must be a positive integer, got "
-                             f"relation_heads={relation_heads!r}.")
-        if relation_heads is None:
-            relation_heads = teacher_backbone.num_heads
-            if student_backbone.hidden_dim % relation_heads:
-                relation_heads = loss_table._common_divisor(
-                    teacher_backbone.hidden_dim, student_backbone.hidden_dim,
-                    teacher_backbone.num_heads)
-        for term in enabled:
-            try:
-                term.check(_CheckView(teacher, student, relation_heads))
-            except ValueError as error:
-                raise ValueError(
-                    f"{error} [{term.name} takes: {term.mismatches}]") from None
-        needs_mapping = any(t.uses_layer_mapping for t in enabled)
-        if needs_mapping:
-            mapping = make_layer_mapping(
-                student_backbone.num_layers, teacher_backbone.num_layers, layer_mapping
-            )
-        else:
-            try:
-                mapping = make_layer_mapping(student_backbone.num_layers,
-                                             teacher_backbone.num_layers, layer_mapping)
-            except ValueError:
-                mapping = None  # no layer-wise loss: a deeper student is fine
-        student_width = student_backbone.hidden_dim
-        teacher_width = teacher_backbone.hidden_dim
-        if use_projection is None:
-            project = student_width != teacher_width
-        elif not use_projection and student_width != teacher_width:
-            raise ValueError(
-                f"use_projection=False needs equal widths, but the student has "
-                f"hidden_dim={student_width} and the teacher "
-                f"hidden_dim={teacher_width}. Use use_projection=None or True."
-            )
-        else:
-            project = bool(use_projection)
+        setup.check_cached_logits(cached_teacher_logits, weights)
+        # 2. Feature checks, before any weights are made.
+        setup.check_features(enabled, teacher, student, kinds)
+        relation_layers, relation_heads = setup.resolve_relations(
+            enabled, teacher, student, relation_heads, relation_teacher_layer,
+            relation_student_layer)
+        mapping = setup.resolve_mapping(enabled, student_backbone.num_layers,
+                                        teacher_backbone.num_layers, layer_mapping)
+        project = setup.needs_projection(use_projection, student_backbone.hidden_dim,
+                                         teacher_backbone.hidden_dim)
 
         super().__init__(**kwargs)
         # Frozen: its weights are non-trainable variables, which no
@@ -367,27 +211,10 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         teacher.trainable = False
         self.teacher = teacher
         self.student = student
+        # 3. Projections (owned here so the student stays clean).
+        self.embedding_projection, self.hidden_projection = setup.make_projections(
+            enabled, project, student_backbone, teacher_backbone.hidden_dim)
 
-        # === Projections (owned here so the student stays clean) ===
-        policy = student_backbone.dtype_policy
-        init = truncated_normal(getattr(student_backbone, "initializer_range", 0.02))
-
-        def projection(name):
-            layer = keras.layers.Dense(
-                teacher_width, kernel_initializer=init, dtype=policy, name=name
-            )
-            layer.build((None, None, student_width))
-            return layer
-
-        wanted = {p for t in enabled for p in t.projections}
-        self.embedding_projection = None
-        self.hidden_projection = None
-        if project and "embedding" in wanted:
-            self.embedding_projection = projection("embedding_projection")
-        if project and "hidden" in wanted:
-            self.hidden_projection = projection("hidden_projection")
-
-        # === Config ===
         self.stage = stage
         self.objective = objective
         # Tuples are kept as they are by Keras' attribute tracking.
@@ -400,11 +227,11 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         self.distillation_weights = weights
         self.temperature = float(temperature)
         self.mlm_temperature = float(mlm_temperature)
+        self.cached_teacher_logits = bool(cached_teacher_logits)
         self.use_projection = use_projection
         self.mask_hidden_padding = bool(mask_hidden_padding)
         self.relation_heads = relation_heads
-        self.relation_teacher_layer = relation_layers["teacher"]
-        self.relation_student_layer = relation_layers["student"]
+        self.relation_teacher_layer, self.relation_student_layer = relation_layers
         self.enabled_losses = tuple(t.name for t in enabled)
         self._extra_metric_names = []
         for term in enabled:
@@ -419,12 +246,12 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
     @property
     def teacher_backbone(self):
         """The teacher's backbone (the teacher itself for a backbone)."""
-        return _backbone_of(self.teacher, "teacher")
+        return backbone_of(self.teacher, "teacher")
 
     @property
     def student_backbone(self):
         """The student's backbone (the student itself for a backbone)."""
-        return _backbone_of(self.student, "student")
+        return backbone_of(self.student, "student")
 
     def extra_trackers(self):
         """Metrics other than the losses (e.g. mlm_accuracy), by name."""
@@ -476,9 +303,15 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         tensors of `loss_table`. Student tensors are already projected.
         """
         backbone_inputs = {k: inputs[k] for k in INPUT_KEYS}
-        teacher = self.teacher_backbone.compute_features(
-            backbone_inputs, training=False, **self._feature_requests("teacher"))
-        teacher = keras.tree.map_structure(ops.stop_gradient, teacher)
+        if self.cached_teacher_logits and "teacher_logits" not in inputs:
+            raise ValueError(
+                "cached_teacher_logits=True: x must hold 'teacher_logits' (the "
+                "teacher's logits for the batch) beside the token inputs.")
+        teacher = None
+        if not (self.cached_teacher_logits and self.enabled_losses == ("prediction",)):
+            teacher = self.teacher_backbone.compute_features(
+                backbone_inputs, training=False, **self._feature_requests("teacher"))
+            teacher = keras.tree.map_structure(ops.stop_gradient, teacher)
         student = self.student_backbone.compute_features(
             backbone_inputs, training=training, **self._feature_requests("student"))
         context = FeatureContext(self, inputs, teacher, student, training)
@@ -553,6 +386,7 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
             **{f"{n}_weight": self.distillation_weights[n] for n in LOSS_NAMES},
             "temperature": self.temperature,
             "mlm_temperature": self.mlm_temperature,
+            "cached_teacher_logits": self.cached_teacher_logits,
             "use_projection": self.use_projection,
             "mask_hidden_padding": self.mask_hidden_padding,
             "relation_heads": self.relation_heads,
@@ -568,75 +402,6 @@ class Distiller(LossScaledCompileMixin, MultiWorkerFitMixin, keras.Model):
         config["teacher"] = keras.layers.deserialize(config["teacher"])
         config["student"] = keras.layers.deserialize(config["student"])
         return cls(**config)
-
-
-class _CheckView:
-    """What `DistillationTerm.check` reads, before the Distiller exists."""
-
-    def __init__(self, teacher, student, relation_heads):
-        self.teacher = teacher
-        self.student = student
-        self.teacher_backbone = _backbone_of(teacher, "teacher")
-        self.student_backbone = _backbone_of(student, "student")
-        self.relation_heads = relation_heads
-
-
-def describe_mismatches(teacher_backbone, student_backbone, losses=LOSS_NAMES,
-                        teacher_layers=None, relation_heads=None,
-                        relation_layers=None, weights=None):
-    """Text explaining teacher / student differences and which loss takes them.
-
-    Args:
-        teacher_backbone, student_backbone: the two backbones.
-        losses: names of the losses to describe (default: all of the table).
-        teacher_layers: the layer mapping g(1..M), if any.
-        relation_heads: MiniLMv2's relation heads, if any.
-        relation_layers: (teacher layer, student layer) of MiniLM / MiniLMv2.
-        weights: optional {name: weight} to show.
-
-    Returns:
-        A multi-line string.
-
-    Example:
-    ```python
-    print(describe_mismatches(teacher, student, ["hidden", "qq_relation"]))
-    ```
-    """
-    t, s = teacher_backbone, student_backbone
-    lines = [
-        f"Teacher: {t.num_layers} layers, width {t.hidden_dim}, {t.num_heads} heads, "
-        f"vocabulary {t.vocabulary_size}. Student: {s.num_layers} layers, width "
-        f"{s.hidden_dim}, {s.num_heads} heads, vocabulary {s.vocabulary_size}.",
-    ]
-    if s.num_layers == t.num_layers:
-        depth = "Depth: equal."
-    else:
-        depth = f"Depth: differs ({s.num_layers} student vs {t.num_layers} teacher layers)."
-    if teacher_layers:
-        depth += f" Layer-wise losses map student layer m to teacher layer " \
-                 f"g(m) = {list(teacher_layers)}."
-    if relation_layers:
-        depth += (f" MiniLM/MiniLMv2 compare teacher layer {relation_layers[0]} with "
-                  f"student layer {relation_layers[1]}.")
-    lines.append(depth)
-    if s.hidden_dim == t.hidden_dim:
-        lines.append("Width: equal.")
-    else:
-        lines.append(f"Width: differs ({s.hidden_dim} vs {t.hidden_dim}): hidden, "
-                     "embedding and cosine learn a projection; MiniLM and MiniLMv2 "
-                     "compare relations, which have no width.")
-    if s.num_heads == t.num_heads:
-        lines.append("Heads: equal.")
-    else:
-        lines.append(f"Heads: differ ({s.num_heads} vs {t.num_heads}): attention, "
-                     "attention_kl and value_relation cannot take it; MiniLMv2's "
-                     f"qq/kk/vv relations can (relation_heads={relation_heads}).")
-    lines.append("Losses:")
-    for name in losses:
-        weight = "" if weights is None else f" (weight {weights[name]:g})"
-        lines.append(f"  {name}{weight}: {_TERMS[name].description}; takes "
-                     f"{_TERMS[name].mismatches}.")
-    return "\n".join(lines)
 
 
 @keras.saving.register_keras_serializable(package="keras_compact")
@@ -692,134 +457,3 @@ class PretrainingDistiller(Distiller):
                     f"{type(model).__name__}. Wrap a backbone with "
                     "AlbertPretrainer(backbone), or use Distiller for backbones.")
         super().__init__(teacher, student, stage=stage, objective=objective, **kwargs)
-
-
-def distilbert_student_from_teacher(teacher_backbone, name=None):
-    """A DistilBERT-style student: every other teacher layer, copied.
-
-    The student has ceil(N / 2) layers and the teacher's configuration
-    otherwise; its layer m (0-based) starts as a copy of teacher layer 2m,
-    and the embeddings and pooler are copied too. Needs a teacher with
-    `sharing="none"`: with shared layers there is nothing to take one of
-    two of.
-
-    Args:
-        teacher_backbone: a `CompactBackbone` with `sharing="none"`.
-        name: optional name of the student.
-
-    Returns:
-        A new `CompactBackbone`.
-
-    Example:
-    ```python
-    teacher = CompactBackbone.from_preset("bert_base")  # pretrained weights
-    student = distilbert_student_from_teacher(teacher)  # 6 layers
-    ```
-    """
-    if isinstance(teacher_backbone, TextClassifier):
-        raise ValueError(
-            "distilbert_student_from_teacher takes a backbone: pass "
-            "teacher.backbone, or use distilbert_distiller(teacher) to get a "
-            "classifier student."
-        )
-    if not isinstance(teacher_backbone, CompactBackbone):
-        raise ValueError(
-            "distilbert_student_from_teacher needs a CompactBackbone, got "
-            f"{type(teacher_backbone).__name__}."
-        )
-    if teacher_backbone.sharing != "none":
-        raise ValueError(
-            f"The teacher shares parameters across layers "
-            f"(sharing={teacher_backbone.sharing!r}), so its layers cannot be "
-            "taken one in two. Use a teacher with sharing='none' (BERT), or "
-            "build the student yourself and use Distiller."
-        )
-    teacher_layers = teacher_backbone.num_layers
-    student_layers = (teacher_layers + 1) // 2
-    config = teacher_backbone.get_config()
-    config.update(
-        num_layers=student_layers,
-        name=name or f"{teacher_backbone.name}_distilbert_student",
-        trainable=True,
-    )
-    student = CompactBackbone.from_config(config)
-    student.embeddings.set_weights(teacher_backbone.embeddings.get_weights())
-    student.pooler.set_weights(teacher_backbone.pooler.get_weights())
-    inner = teacher_backbone.inner_group_num
-    teacher_encoder = teacher_backbone.encoder
-    for m in range(student_layers):
-        for k in range(inner):
-            source, target = 2 * m * inner + k, m * inner + k
-            student.encoder.attention_sublayers[target].set_weights(
-                teacher_encoder.attention_sublayers[source].get_weights()
-            )
-            student.encoder.feedforward_sublayers[target].set_weights(
-                teacher_encoder.feedforward_sublayers[source].get_weights()
-            )
-    return student
-
-
-def distilbert_distiller(
-    teacher,
-    student=None,
-    temperature=2.0,
-    prediction_weight=None,
-    cosine_weight=1.0,
-    **kwargs,
-):
-    """A Distiller with DistilBERT's losses: soft targets + cosine.
-
-    Soft-target cross-entropy on the logits (classifiers only) and the
-    cosine loss between the student's last hidden state and the teacher's
-    last one (uniform mapping: g(M) = N). DistilBERT's MLM loss is not part
-    of it (the Distiller takes no labels). Without a student, one is built
-    with `distilbert_student_from_teacher` (for a classifier teacher: the
-    same head, copied, on the half-depth backbone).
-
-    Args:
-        teacher: CompactBackbone or TextClassifier (sharing="none" when the
-            student is built here).
-        student: optional student of the same kind.
-        temperature: float. Softmax temperature (DistilBERT uses 2).
-        prediction_weight: float or None. None: temperature**2 for
-            classifiers (DistilBERT scales its soft loss by t^2 to keep
-            gradient sizes independent of t), 0 for backbones.
-        cosine_weight: float. Weight of the cosine loss.
-        **kwargs: more `Distiller` arguments.
-
-    Returns:
-        A `Distiller`.
-
-    Example:
-    ```python
-    distiller = distilbert_distiller(fine_tuned_bert_classifier)
-    distiller.compile(optimizer=keras.optimizers.AdamW(5e-5))
-    distiller.fit(task_features, epochs=3)
-    ```
-    """
-    classifier = isinstance(teacher, TextClassifier)
-    if student is None:
-        backbone = distilbert_student_from_teacher(
-            teacher.backbone if classifier else teacher
-        )
-        if classifier:
-            student = TextClassifier(
-                backbone, num_classes=teacher.num_classes, dropout=teacher.dropout
-            )
-            student.output_dense.set_weights(teacher.output_dense.get_weights())
-        else:
-            student = backbone
-    if prediction_weight is None:
-        prediction_weight = float(temperature) ** 2 if classifier else 0.0
-    return Distiller(
-        teacher,
-        student,
-        layer_mapping="uniform",
-        embedding_weight=0.0,
-        hidden_weight=0.0,
-        attention_weight=0.0,
-        prediction_weight=prediction_weight,
-        cosine_weight=cosine_weight,
-        temperature=temperature,
-        **kwargs,
-    )

@@ -225,11 +225,14 @@ class PredictionTerm(DistillationTerm):
                 "student the teacher's num_classes.")
 
     def outputs(self, d, c):
+        if getattr(d, "cached_teacher_logits", False):  # computed once, in x
+            teacher = ops.cast(c.inputs["teacher_logits"], "float32")
+        else:
+            teacher = d.teacher.compute_logits(c.teacher["pooled_output"], training=False)
         return {
             "student_logits": d.student.compute_logits(
                 c.student["pooled_output"], training=c.training),
-            "teacher_logits": ops.stop_gradient(d.teacher.compute_logits(
-                c.teacher["pooled_output"], training=False)),
+            "teacher_logits": ops.stop_gradient(teacher),
         }
 
     def value(self, d, o, c):

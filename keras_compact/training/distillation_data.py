@@ -101,8 +101,8 @@ def augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
     e.g. a Hugging Face sentence-embedding checkpoint, or pairs) every word's
     candidates come from word vectors: `--word-vectors`, else the teacher's
     token-embedding table (`EmbeddingAugmenter`); those variants keep their
-    source's gold label, which the distiller does not read (it computes the
-    teacher's outputs online).
+    source's gold label, which the distiller does not read (it reads the
+    teacher's logits, `keras_compact.training.teacher_cache`).
     """
     from keras_compact.distill.augmentation import TextAugmenter
     from keras_compact.distill.augmentation import WordVectors

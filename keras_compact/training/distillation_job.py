@@ -8,7 +8,9 @@ The stages, each one `model.fit` call (Jiao et al., section 3.3):
 2. data augmentation of the task's training texts (`TextAugmenter`, the
    teacher MLM and word vectors), labelled by the fine-tuned teacher;
 3. task-specific intermediate distillation on the augmented data;
-4. prediction-layer distillation (soft cross-entropy on the logits).
+4. prediction-layer distillation (soft cross-entropy on the logits), on the
+   teacher's logits computed once over the augmented data and cached in
+   OUTPUT_DIR/stages/ (`keras_compact.training.teacher_cache`).
 
 Then the student is evaluated on the test split beside the teacher and,
 unless turned off, beside the same student trained from scratch on the gold
@@ -26,8 +28,6 @@ import dataclasses
 import json
 import math
 import os
-
-import numpy as np
 
 from keras_compact.training.distillation_data import augmented_pairs
 from keras_compact.training.distillation_data import job_task
@@ -97,11 +97,14 @@ class DistillationJob:
         seed: initial weights, data order, augmentation.
         measure_latency: time the models for the table (False: 0, e.g. when
             the caller measures them with others).
-        student_embeddings: "random", or "teacher_pca": the distilled
-            student's token, position and segment tables start as the
-            teacher's projected on their top-E principal directions
-            (`init_embeddings_from_teacher`; needs the teacher's vocabulary).
-            The scratch baseline always starts from random weights.
+        student_init: how the distilled student starts: "random", "pca",
+            "svd", "every-other" or "layers:I,J,..." (teacher layers,
+            0-based); see `keras_compact.distill.student_init`. The scratch
+            baseline always starts from random weights.
+        time_budget: minutes, or None. Before the first stage the job
+            prints its estimated time (a few steps timed on real batches);
+            with a budget it also sizes num_variants and the task stages'
+            epochs to fit (`keras_compact.training.distillation_plan`).
     """
 
     output_dir: str
@@ -138,7 +141,8 @@ class DistillationJob:
     scratch_learning_rate: float = None
     seed: int = 0
     measure_latency: bool = True
-    student_embeddings: str = "random"
+    student_init: str = "random"
+    time_budget: float = None
 
 
 def check_job(job):
@@ -158,6 +162,13 @@ def check_job(job):
             f"general_steps={job.general_steps} needs the teacher's pretrainer (--pretrained "
             "runs/main_job/pretrainer.keras): its backbone teaches general distillation. Pass "
             "it, or set general_steps to 0.")
+    from keras_compact.distill.student_init import parse_student_init
+
+    parse_student_init(job.student_init)  # the syntax; the shapes once the teacher is loaded
+    if job.time_budget is not None and (isinstance(job.time_budget, bool) or not isinstance(
+            job.time_budget, (int, float)) or not job.time_budget > 0):
+        raise ValueError(f"time_budget={job.time_budget!r} must be a positive number of "
+                         "minutes.")
     if not job.teacher:
         raise ValueError("teacher is required: the fine-tuned classifier.keras.")
     output = os.path.realpath(job.output_dir)
@@ -263,44 +274,6 @@ def student_on(backbone, num_classes):
     return TextClassifier(backbone, num_classes=num_classes, name="student")
 
 
-def init_embeddings_from_teacher(student_backbone, teacher_backbone):
-    """Starts the student's embedding tables from the teacher's, reduced to E dims.
-
-    The teacher's token table (V x D) is projected on its top-E principal
-    directions (SVD of the centred table); the position and segment tables
-    are projected on the same directions, so sums stay consistent. The
-    student's E -> H projection stays random: the distillation losses train
-    it. Needs the same vocabulary and E <= D.
-    """
-    import keras
-
-    teacher = teacher_backbone.embeddings
-    student = student_backbone.embeddings
-    table = np.asarray(keras.ops.convert_to_numpy(teacher.token_embedding.embeddings),
-                       dtype="float64")
-    width = student.embedding_dim
-    if table.shape[0] != student.vocabulary_size or width > table.shape[1]:
-        raise ValueError(f"student_embeddings='teacher_pca' needs the teacher's vocabulary "
-                         f"({table.shape[0]}) and E <= {table.shape[1]}; the student has "
-                         f"{student.vocabulary_size} tokens and E={width}.")
-    mean = table.mean(axis=0)
-    _, _, directions = np.linalg.svd(table - mean, full_matrices=False)
-    basis = directions[:width].T  # D x E
-    student.token_embedding.embeddings.assign((table @ basis).astype("float32"))
-    positions = np.asarray(keras.ops.convert_to_numpy(
-        teacher.position_embedding.position_embeddings), dtype="float64")
-    length = student.position_embedding.position_embeddings.shape[0]
-    if positions.shape[0] >= length:
-        student.position_embedding.position_embeddings.assign(
-            (positions[:length] @ basis).astype("float32"))
-    segments = np.asarray(keras.ops.convert_to_numpy(teacher.segment_embedding.embeddings),
-                          dtype="float64")
-    if segments.shape[0] == student.segment_embedding.embeddings.shape[0]:
-        student.segment_embedding.embeddings.assign((segments @ basis).astype("float32"))
-
-
-
-
 @dataclasses.dataclass
 class _Loaded:
     """Everything `prepare` read and checked: what the stages run on."""
@@ -365,14 +338,10 @@ def check_teacher_fits_task(job, teacher, tokenizer, data):
 
 
 def start_student(job, student, teacher):
-    """Sets the student's initial weights from the teacher as `job` asks."""
-    if job.student_embeddings == "teacher_pca":
-        init_embeddings_from_teacher(student.backbone, teacher.backbone)
-        print(f"Student embeddings: the teacher's tables on their top "
-              f"{student.backbone.embedding_dim} principal directions")
-    elif job.student_embeddings != "random":
-        raise ValueError(f"student_embeddings must be 'random' or 'teacher_pca', got "
-                         f"{job.student_embeddings!r}.")
+    """Sets the student's initial weights from the teacher as `job.student_init` asks."""
+    from keras_compact.distill.student_init import init_student_from_teacher
+
+    print(init_student_from_teacher(student, teacher, job.student_init))
 
 
 def check_student_fits_teacher(job, student, teacher, pretrainer):
@@ -432,11 +401,12 @@ def general_stage(job, loaded, student, verbose):
         fit_chunks(job.general_steps))
 
 
-def task_dataset(job, loaded):
-    """The task-specific stages' data: training texts plus augmented variants;
-    returns (dataset, examples)."""
+def task_examples(job, loaded):
+    """The task-specific stages' examples, packed once: training texts plus
+    augmented variants. Returns (features dict of numpy arrays, labels)."""
     from keras_compact.tasks.datasets import make_dataset
     from keras_compact.tasks.datasets import read_examples
+    from keras_compact.training.teacher_cache import packed_examples
 
     data = loaded.data
     augmented = []
@@ -446,21 +416,34 @@ def task_dataset(job, loaded):
                    read_examples(train, data["labels"], job.max_augment_examples))
         augmented = augmented_pairs(job, sources[: job.max_augment_examples],
                                     loaded.teacher, loaded.pretrainer, loaded.tokenizer)
-    dataset = make_dataset(data["train"], **loaded.common, seq_len=job.seq_len,
-                           batch_size=job.batch_size, shuffle=True, seed=job.seed,
-                           count=data["train_count"], extra=augmented)
-    return dataset, data["train_count"] + len(augmented)
+    return packed_examples(make_dataset(
+        data["train"], **loaded.common, seq_len=job.seq_len, batch_size=256,
+        count=data["train_count"], extra=augmented))
 
 
 def task_stages(job, loaded, student, verbose):
     """Intermediate-layer then prediction-layer distillation on the task data;
-    returns the student and {stage: steps}."""
-    dataset, examples = task_dataset(job, loaded)
-    per_epoch = max(1, examples // job.batch_size)
+    returns the student and {stage: steps}.
+
+    The prediction stage reads the teacher's logits computed once
+    (`keras_compact.training.teacher_cache`), so its steps run the student only.
+    """
+    from keras_compact.training import teacher_cache
+
+    features, labels = task_examples(job, loaded)
+    per_epoch = max(1, len(labels) // job.batch_size)
+    logits = None
+    if job.prediction_epochs and not os.path.isfile(job_path(job, "stages",
+                                                             "prediction.keras")):
+        logits = teacher_cache.teacher_logits(job, run_settings(job), loaded.teacher,
+                                              features)
+    dataset = teacher_cache.cached_dataset(features, labels, logits, job.batch_size,
+                                           job.seed)
     steps = {}
     for stage, epochs, extra in (("intermediate", job.intermediate_epochs,
                                   intermediate_loss_options(job)),
-                                 ("prediction", job.prediction_epochs, {})):
+                                 ("prediction", job.prediction_epochs,
+                                  {"cached_teacher_logits": True})):
         steps[stage] = math.prod(fit_chunks(epochs * per_epoch)) if epochs else 0
         if epochs:
             student = distil_stage(job, stage, loaded.teacher, student, dataset,
@@ -500,8 +483,12 @@ def run_distillation(job, verbose="auto", overwrite=False):
         test_matthews_corrcoef on CoLA), scores, latency_b1_ms, latency_b32_ms),
         "steps", "paths", "metric".
     """
+    from keras_compact.training.distillation_plan import plan_job
+
     loaded = prepare(job)
     start_run_directory(job, overwrite)  # nothing was written before this
+    job = plan_job(job, loaded, loaded.student, intermediate_loss_options(job),
+                   job.time_budget)
     student, steps = loaded.student, {"general": 0}
     if job.general_steps:
         student, steps["general"] = general_stage(job, loaded, student, verbose)

@@ -111,7 +111,7 @@ DISTILLATION = dict(
     student_preset="tinybert_4", general_steps=0, intermediate_epochs=1, prediction_epochs=1,
     learning_rate=1e-3, num_variants=1, max_augment_examples=1000, replace_prob=0.4,
     top_k=15, max_train_examples=TRAIN_EXAMPLES, layer_mapping="uniform",
-    student_embeddings="teacher_pca",
+    student_init="pca",
 )
 TFIDF_C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 # Validation paragraphs scored while fine-tuning the MiniLM teacher (each pass

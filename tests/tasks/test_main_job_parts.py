@@ -1,7 +1,6 @@
 """Pieces of the main job that run fast: the baselines, the student's embedding
 start from the teacher's, the table and the goals."""
 
-import numpy as np
 import pytest
 
 from keras_compact.tasks.text_files import LabelInfo
@@ -54,31 +53,6 @@ def test_teacher_trains_in_bf16_only_where_the_cpu_has_bf16_instructions(tmp_pat
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
     assert main_job.teacher_dtype_policy(str(cpuinfo)) == policy
     assert main_job.teacher_dtype_policy(str(tmp_path / "missing")) == "float32"
-
-
-def test_student_embeddings_start_as_the_teachers_principal_components():
-    from keras_compact.models import CompactBackbone
-    from keras_compact.training.distillation_job import init_embeddings_from_teacher
-
-    teacher = CompactBackbone(vocabulary_size=200, num_layers=1, num_heads=2, hidden_dim=32,
-                              intermediate_dim=64, embedding_dim=32, max_sequence_length=16,
-                              use_embedding_projection=False)
-    student = CompactBackbone(vocabulary_size=200, num_layers=1, num_heads=2, hidden_dim=16,
-                              intermediate_dim=32, embedding_dim=8, max_sequence_length=8)
-    init_embeddings_from_teacher(student, teacher)
-    table = np.asarray(teacher.token_embedding.embeddings, dtype="float64")
-    scores = np.asarray(student.token_embedding.embeddings, dtype="float64")
-    # Principal-component scores: uncorrelated, with the covariance's top
-    # eigenvalues as variances (eigh of the covariance, not the SVD used).
-    covariance = np.cov(scores, rowvar=False)
-    top = np.sort(np.linalg.eigvalsh(np.cov(table, rowvar=False)))[::-1][:8]
-    np.testing.assert_allclose(np.diag(covariance), top, rtol=1e-4)
-    off_diagonal = covariance - np.diag(np.diag(covariance))
-    assert np.abs(off_diagonal).max() < 1e-4 * top[0]
-    with pytest.raises(ValueError, match="teacher's vocabulary"):
-        init_embeddings_from_teacher(
-            CompactBackbone(vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=16,
-                            intermediate_dim=32, embedding_dim=8), teacher)
 
 
 def test_a_teacher_folder_is_reused_only_with_the_same_settings(tmp_path):

@@ -45,6 +45,10 @@ def test_distill_runs_every_stage_and_resumes(tmp_path, spm_model, teacher_files
     out = capsys.readouterr().out
     for stage in ("general", "intermediate", "prediction"):
         assert f"Stage {stage}:" in out
+    # The prediction stage reads the teacher's logits, computed once (12 + 24 examples).
+    assert "Teacher logits: computed once for 36 examples" in out
+    # Before any stage: the measured steps and the estimated time.
+    assert "ms per distillation step" in out and "Estimated time: ~" in out
     assert "Scratch baseline" in out and "distilled student" in out
 
     # 2 variants of each of the 12 originals, labelled by the teacher (the
@@ -72,6 +76,11 @@ def test_distill_runs_every_stage_and_resumes(tmp_path, spm_model, teacher_files
     assert main(_args(output, spm_model, teacher_files)) == 0
     out = capsys.readouterr().out
     assert out.count("done before") == 4 and "reusing" in out
+    # Killed in the prediction stage: the rerun reuses the teacher's logits.
+    os.remove(output / "stages" / "prediction.keras")
+    assert main(_args(output, spm_model, teacher_files)) == 0
+    out = capsys.readouterr().out
+    assert "Teacher logits: reusing" in out and "Stage prediction: 4 steps" in out
 
 
 def test_distill_bad_input_is_a_clear_error(tmp_path, spm_model, teacher_files, capsys):
@@ -87,6 +96,20 @@ def test_distill_bad_input_is_a_clear_error(tmp_path, spm_model, teacher_files, 
     assert "3" in err and "2" in err and "layers" in err and "Traceback" not in err
     assert main(base + ["--layer-mapping", "a,b"]) == 2
     assert "--layer-mapping" in capsys.readouterr().err
+    # A layer copy across widths: named by its flag, before any training.
+    assert main(base + ["--student-init", "layers:0", "--student-config", STUDENT]) == 2
+    err = capsys.readouterr().err
+    assert "--student-init 'layers:0' copies teacher layers" in err
+    assert "hidden_dim (32)" in err and len(err.strip().splitlines()) == 1
+    assert main(base + ["--student-init", "copy"]) == 2
+    assert "Unknown --student-init 'copy'" in capsys.readouterr().err
+    # A budget too small for one epoch, after timing a few real steps.
+    assert main(base + ["--time-budget", "0.00001", "--student-config", STUDENT,
+                        "--seq-len", "32", "--max-train-examples", "8",
+                        "--no-scratch-baseline", "--output-dir", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "--time-budget 1e-05 minutes is too small for one prediction epoch" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_general_stage_keeps_a_regression_student_a_regressor(tmp_path, spm_model,
