@@ -165,7 +165,7 @@ def run_evaluate(args):
             raise ValueError("Pass --data FILE (a labelled file), or --glue TASK --data-dir DIR.")
         splits = {os.path.basename(args.data): _spec(args, args.data, defaults=info)}
         metrics = info["metrics"]
-    from keras_compact.tasks.text_files import count_examples
+    from keras_compact.tasks.labels import count_examples
 
     scores = {}
     for split, spec in splits.items():

@@ -29,6 +29,7 @@ import os
 
 import numpy as np
 
+from keras_compact.tasks import labels as labels_module
 from keras_compact.tasks import text_files
 
 SHUFFLE_BUFFER = 10_000
@@ -58,6 +59,7 @@ def prepare_task(train, validation=None, test=None, task=None, label_names=None,
         DataFileError / FileNotFoundError: see `keras_compact.tasks.text_files`.
     """
     from keras_compact.metrics import metric_names
+    from keras_compact.tasks.kinds import task_kind
 
     def as_dict(value, default_name):
         if value is None:
@@ -70,17 +72,17 @@ def prepare_task(train, validation=None, test=None, task=None, label_names=None,
     for spec in [train, *validation.values(), *test.values()]:
         if not os.path.exists(spec.path):
             raise FileNotFoundError(f"Data file {spec.path!r} does not exist; check the path.")
-    labels, train_count = text_files.infer_labels(train, task=task, label_names=label_names)
+    labels, train_count = labels_module.infer_labels(train, task=task, label_names=label_names)
     counts = {"train": train_count}
     skipped = {"train": train.skipped}
     for split, spec in [*validation.items(), *test.items()]:
         with_labels = spec.label_column is not None
-        counts[split] = text_files.count_examples(spec, labels if with_labels else None)
+        counts[split] = labels_module.count_examples(spec, labels if with_labels else None)
         skipped[split] = spec.skipped
     glue = name is not None and str(name).lower().replace("-", "").replace("_", "") in (
         "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
     if metrics is None:
-        metrics = metric_names(name if glue else None, regression=labels.regression)
+        metrics = metric_names(name) if glue else task_kind(labels.kind).metrics
     return {"train": train, "validation": validation, "test": test, "labels": labels,
             "counts": counts, "skipped": skipped, "name": name, "metrics": tuple(metrics),
             "pair": train.pair}
@@ -95,7 +97,7 @@ def _examples(spec, labels, with_labels):
     for row in text_files.iter_rows(spec, with_labels=with_labels):
         label = 0
         if with_labels:
-            label = text_files.label_id(labels, spec, row)
+            label = labels_module.label_id(labels, spec, row)
             if label is None:
                 continue
         yield row.text, row.text_b or "", label

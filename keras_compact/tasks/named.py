@@ -40,7 +40,7 @@ def named_task(name, seed=0, max_train_examples=None, max_eval_examples=None,
     """
     from keras_compact.data.labelled_task import load_section_task
     from keras_compact.tasks.kinds import task_kind
-    from keras_compact.tasks.text_files import LabelInfo
+    from keras_compact.tasks.labels import LabelInfo
     from keras_compact.utils.validation import require_positive
 
     if name not in NAMED_DATASETS:

@@ -350,7 +350,8 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
         split, first = next(iter(task["validation"].items()))
         validation = make_dataset(first, labels, preprocessor, batch_size=batch_size,
                                   count=task["counts"][split])
-    kind = "regression" if labels.regression else f"{labels.num_classes} classes"
+    kind = (f"{labels.num_classes} classes" if task_kind(labels.kind).has_names
+            else labels.kind)
     name = task.get("name") or os.path.basename(getattr(task["train"], "path", "train"))
     print(f"Task {name}: {kind}, {'pairs' if task['pair'] else 'single texts'}; examples "
           + ", ".join(f"{k} {v:,}" for k, v in task["counts"].items())
@@ -400,7 +401,7 @@ def load_task_model(model_path):
             (`keras_compact.tasks.task_file`).
     """
     from keras_compact.models import TextClassifier
-    from keras_compact.tasks.text_files import LabelInfo
+    from keras_compact.tasks.labels import LabelInfo
     from keras_compact.utils.paths import require_file
 
     if os.path.isdir(model_path):
@@ -440,8 +441,11 @@ def predict_rows(model, info, rows, batch_size=32):
     from keras_compact.tasks.datasets import pairing_mismatch
     from keras_compact.utils.validation import require_positive
 
+    from keras_compact.tasks.kinds import task_kind
+
     require_positive("batch_size", batch_size, integer=True)
     labels = info["label_info"]
+    kind = task_kind(labels.kind)
     encode = features_function(model.preprocessor)
 
     def flush(batch):
@@ -451,14 +455,7 @@ def predict_rows(model, info, rows, batch_size=32):
         outputs = np.asarray(keras.ops.convert_to_numpy(model.predict_on_batch(
             {k: v.numpy() for k, v in features.items()})), dtype="float64")
         for row, output in zip(batch, outputs):
-            if labels.regression:
-                yield {"line": row.line, "score": float(output[0])}
-            else:
-                exp = np.exp(output - output.max())
-                probabilities = exp / exp.sum()
-                yield {"line": row.line, "label": labels.names[int(np.argmax(output))],
-                       "probabilities": {name: round(float(p), 6) for name, p in
-                                         zip(labels.names, probabilities)}}
+            yield {"line": row.line, **kind.format_prediction(output, labels.names)}
 
     batch = []
     for row in rows:

@@ -9,10 +9,10 @@ import time
 import numpy as np
 
 
-def median_latency_ms(models, seq_len, batch_size, repeats=20, warmup=3):
+def median_latency_ms(models, sequence_length, batch_size, repeats=20, warmup=3):
     """Median milliseconds of one `predict_on_batch` per model, interleaved.
 
-    Inputs are fixed random ids of shape (batch_size, seq_len) with no
+    Inputs are fixed random ids of shape (batch_size, sequence_length) with no
     padding, so only the models' compute is timed (no tokenization). The
     models take turns call by call, so a change in the machine's load hits
     all of them alike; compare the figures with each other, not across runs.
@@ -20,7 +20,7 @@ def median_latency_ms(models, seq_len, batch_size, repeats=20, warmup=3):
     Args:
         models: dict of name -> model taking token_ids / segment_ids /
             padding_mask (a `TextClassifier` or a `CompactBackbone`).
-        seq_len, batch_size: the input shape.
+        sequence_length, batch_size: the input shape.
         repeats, warmup: timed and untimed calls per model.
 
     Returns:
@@ -31,9 +31,9 @@ def median_latency_ms(models, seq_len, batch_size, repeats=20, warmup=3):
     def inputs(model):
         vocabulary_size = getattr(model, "backbone", model).vocabulary_size
         return {
-            "token_ids": rng.integers(5, vocabulary_size, (batch_size, seq_len)).astype("int32"),
-            "segment_ids": np.zeros((batch_size, seq_len), "int32"),
-            "padding_mask": np.ones((batch_size, seq_len), "int32"),
+            "token_ids": rng.integers(5, vocabulary_size, (batch_size, sequence_length)).astype("int32"),
+            "segment_ids": np.zeros((batch_size, sequence_length), "int32"),
+            "padding_mask": np.ones((batch_size, sequence_length), "int32"),
         }
 
     data = {name: inputs(model) for name, model in models.items()}

@@ -30,7 +30,7 @@ SEQUENCE_LENGTH = 24  # short: most sentences and most pairs are cut
 def _one_path(tokenizer_path, texts, texts_b):
     """Features of every example through `make_dataset`, stacked as numpy."""
     from keras_compact.tasks.datasets import make_dataset
-    from keras_compact.tasks.text_files import LabelInfo
+    from keras_compact.tasks.labels import LabelInfo
     from keras_compact.training.tasks import make_preprocessor
 
     pair = texts_b is not None
@@ -130,7 +130,7 @@ def test_the_dataset_path_gives_the_reference_ids(kind, pair, spm_model):
 
 def test_the_dataset_path_refuses_data_of_the_other_pairing(spm_model):
     from keras_compact.tasks.datasets import make_dataset
-    from keras_compact.tasks.text_files import LabelInfo
+    from keras_compact.tasks.labels import LabelInfo
     from keras_compact.training.tasks import make_preprocessor
 
     labels = LabelInfo("classification", ["a", "b"])

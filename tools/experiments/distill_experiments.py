@@ -244,7 +244,7 @@ def run_general(args):
     from keras_compact.optimizers import make_lamb_optimizer
     from keras_compact.optimizers import make_adamw
     from keras_compact.tasks.datasets import make_dataset
-    from keras_compact.tasks.text_files import LabelInfo
+    from keras_compact.tasks.labels import LabelInfo
     from keras_compact.training.tasks import evaluate_split
     from keras_compact.training.tasks import make_preprocessor
     from keras_compact.training.pretrain import run_pretraining
