@@ -149,15 +149,15 @@ def run_settings(job):
         "fresh preset", folder="config.json")
     settings["tokenizer"] = input_identity(job.tokenizer, "tokenizer", "a .model, vocab.txt "
                                            "or Hugging Face folder", folder=True)
-    if job.data:
-        settings["data"] = dict(job.data)
+    if job.data:  # each data option at the top, so a difference names it ("train")
+        settings.pop("data")
+        settings.update(job.data)
         for name in ("train", "validation", "test"):
-            settings["data"][name] = input_identity(job.data.get(name), name,
-                                                    "a CSV, TSV or JSONL file")
+            settings[name] = input_identity(job.data.get(name), name,
+                                            "a CSV, TSV or JSONL file")
         if job.data.get("glue"):
-            settings["data"]["data_dir"] = input_identity(job.data.get("data_dir"),
-                                                          "data_dir", "the GLUE folder",
-                                                          folder=True)
+            settings["data_dir"] = input_identity(job.data.get("data_dir"), "data_dir",
+                                                  "the GLUE folder", folder=True)
     return settings
 
 
