@@ -4,7 +4,7 @@ Data: `--train F --validation F [--test F]` (CSV, TSV or JSONL, gzipped or
 not) with `--text-column`, `--text-b-column` and `--label-column` (names or
 0-based indices), or `--glue TASK --data-dir DIR` (GLUE's folder layout), or
 no data option: the bundled section task (`--dataset sections`, which needs
-`--vocab`, the SentencePiece model of the backbone).
+`--vocab`, the SentencePiece model of the backbone), through the same path.
 
 Backbone: `--backbone PATH.keras` (the tokenizer saved inside it or beside
 it, or `--tokenizer`), `--backbone HF_DIR` (a Hugging Face BERT / ALBERT folder; its
@@ -18,24 +18,20 @@ anything is written, unless `--overwrite`. The run directory (classifier.keras
 with its preprocessor inside, task.json with the labels) is self-contained:
 `evaluate`, `predict` and `export` need only `--model`.
 
-The work is in `keras_compact.training.tasks`; this module parses arguments.
+`finetune` maps its flags to a `keras_compact.training.finetune_job.FinetuneJob`
+and runs it (the library checks the settings and the run record, and its
+errors come back with flag names); `evaluate` and `predict` call
+`keras_compact.training.tasks`.
 """
 
-import errno
 import json
 import os
 import sys
 
 from keras_compact.tasks.options import file_spec as _spec
-from keras_compact.tasks.options import task_from_args
 from keras_compact.tasks.options import uses_files
-from keras_compact.training.tasks import FRESH_LEARNING_RATE
-from keras_compact.training.tasks import PRETRAINED_LEARNING_RATE
-
-# What finetune writes in --output-dir (`--overwrite` removes these): the
-# bundled section task, and a run on files.
-FINETUNE_OUTPUTS = ("classifier.keras", "labels.json")
-FILE_FINETUNE_OUTPUTS = ("classifier.keras", "task.json")
+from keras_compact.training.finetune_job import FRESH_LEARNING_RATE
+from keras_compact.training.finetune_job import PRETRAINED_LEARNING_RATE
 
 
 def add_data_arguments(parser, splits=("train", "validation", "test")):
@@ -90,149 +86,56 @@ def _check_training_values(args):
     require_in_range("--dropout", args.dropout, 0, 1)
 
 
-def input_identity(path, flag, what, folder=None):
-    """file_identity of an input file, or of a folder, for the run-settings record.
-
-    Args:
-        path: the path given (None: None).
-        flag, what: for the error message ("--backbone", "a .keras file ...").
-        folder: None: `path` must be a file; a file name (e.g. "config.json"):
-            a folder holding it is accepted too (a Hugging Face checkpoint);
-            True: any folder is accepted.
-
-    Raises:
-        IsADirectoryError, FileNotFoundError: naming `flag` and `path`.
-    """
-    from keras_compact.utils.paths import require_file
-    from keras_compact.utils.run_settings import file_identity
-    from keras_compact.utils.run_settings import folder_identity
-
-    if path is None:
-        return None
-    if folder and os.path.isdir(path):
-        if folder is not True and not os.path.isfile(os.path.join(path, folder)):
-            raise IsADirectoryError(errno.EISDIR, f"{flag} is a directory without {folder}; "
-                                    f"pass {what}", path)
-        return folder_identity(path)
-    require_file(path, flag, what)
-    return file_identity(path)
-
-
-def run_settings(args, files):
-    """The settings fingerprinted for --output-dir: every option, input files by content."""
-    settings = {k: v for k, v in vars(args).items()
-                if k not in ("func", "command", "output_dir", "overwrite")}
-    settings.update(files)
-    return settings
-
-
 # ------------------------------------------------------------------ finetune
 
+_DATA_OPTIONS = ("train", "validation", "test", "text_column", "text_b_column",
+                 "label_column", "task", "glue", "data_dir", "skip_bad_rows",
+                 "max_line_bytes", "quoting")
+# FinetuneJob arguments whose flag is not --name-with-dashes.
+_FLAG_NAMES = {"sequence_length": "--seq-len"}
 
-def _run_section_finetune(args):
-    """The bundled section task (the original `finetune`)."""
+
+def finetune_job_from_args(args):
+    """The `FinetuneJob` of the parsed flags (plain Python)."""
     from keras_compact.cli.model_commands import parse_config_json
-    from keras_compact.data.tokenizer import load_sentencepiece_processor
-    from keras_compact.training.finetune import finetune_section_classifier
+    from keras_compact.training.finetune_job import FinetuneJob
 
-    if not args.vocab:
-        raise ValueError("The bundled section task needs --vocab (the backbone's "
-                         "SentencePiece model); or pass --train/--validation files or --glue.")
-    from keras_compact.utils.run_settings import check_run_settings
-
-    files = {"vocab": input_identity(args.vocab, "--vocab", "a SentencePiece .model")}
-    parse_config_json(args.config)  # unknown keys fail before the slow work
-    vocabulary_size = load_sentencepiece_processor(args.vocab).get_piece_size()
-    files["backbone"] = input_identity(
-        args.backbone, "--backbone", "the backbone.keras written by `keras-compact pretrain` "
-        "(in its --output-dir) or a Hugging Face folder, or drop --backbone to fine-tune a "
-        "fresh --preset/--config backbone", folder="config.json")
-    # Before anything is written into --output-dir.
-    check_run_settings(args.output_dir, "finetune", run_settings(args, files),
-                       FINETUNE_OUTPUTS, overwrite=args.overwrite)
-    import keras
-
-    # Before any tokenizer exists: set_random_seed deletes SentencePiece
-    # resources made before it (the datasets make theirs inside tf.data).
-    keras.utils.set_random_seed(args.seed)
-    if args.backbone:
-        from keras_compact.training.tasks import load_backbone_and_tokenizer
-
-        if args.config or args.preset:
-            raise ValueError("--preset/--config build a fresh backbone and cannot be "
-                             f"combined with --backbone {args.backbone!r}; drop one.")
-        backbone, _, _ = load_backbone_and_tokenizer(args.backbone, tokenizer=args.vocab,
-                                                     seq_len=args.seq_len)
-        if backbone.vocabulary_size != vocabulary_size:
-            raise ValueError(
-                f"--backbone {args.backbone!r} has a {backbone.vocabulary_size}-piece "
-                f"vocabulary but --vocab {args.vocab!r} has {vocabulary_size} pieces; pass "
-                "the SentencePiece model the backbone was pretrained with.")
-    else:
-        from keras_compact.models import CompactBackbone
-
-        config = parse_config_json(args.config)
-        config["vocabulary_size"] = vocabulary_size
-        config.setdefault("max_sequence_length", args.seq_len)
-        backbone = CompactBackbone.from_preset(args.preset or "albert_base", **config)
-    peak = args.learning_rate
-    if peak is None:
-        peak = PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE
-    print(f"Backbone: {args.backbone or 'fresh ' + (args.preset or 'albert_base')}")
-    result = finetune_section_classifier(
-        backbone, args.output_dir, args.vocab, epochs=args.epochs,
-        batch_size=args.batch_size, seq_len=args.seq_len, learning_rate=peak,
+    data = None
+    if uses_files(args):
+        if args.dataset:
+            raise ValueError(f"--dataset {args.dataset} is a bundled dataset; drop "
+                             "--train/--glue, or drop --dataset.")
+        data = {name: getattr(args, name) for name in _DATA_OPTIONS}
+    return FinetuneJob(
+        output_dir=args.output_dir, data=data, dataset=args.dataset,
+        backbone=args.backbone, preset=args.preset,
+        config=parse_config_json(args.config) if args.config else None,
+        tokenizer=args.tokenizer or args.vocab, sequence_length=args.seq_len,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         dropout=args.dropout, max_train_examples=args.max_train_examples,
         max_eval_examples=args.max_eval_examples, max_per_section=args.max_per_section,
         seed=args.seed)
-    for name, path in result["paths"].items():
-        print(f"{name}: {path}")
-    return 0
+
+
+def job_flags(job):
+    """{FinetuneJob argument: its flag}, for `flags_in_errors`."""
+    import dataclasses
+
+    flags = {field.name: _FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+             for field in dataclasses.fields(job)}
+    flags.update({name: "--" + name.replace("_", "-") for name in _DATA_OPTIONS})
+    flags["tokenizer"] = "--tokenizer/--vocab"
+    return flags
 
 
 def run_finetune(args):
-    from keras_compact.cli.model_commands import parse_config_json
+    from keras_compact.cli.flags import flags_in_errors
+    from keras_compact.training.finetune_job import run_finetune as run_job
 
     _check_training_values(args)
-    if not uses_files(args) or args.dataset == "sections":
-        if uses_files(args):
-            raise ValueError("--dataset sections is the bundled task; drop --train/--glue, "
-                             "or drop --dataset.")
-        return _run_section_finetune(args)
-    from keras_compact.utils.run_settings import check_run_settings
-
-    config = parse_config_json(args.config)  # unknown keys fail before the slow work
-    task = task_from_args(args)  # reads and checks every file; nothing written yet
-    files = {split: input_identity(getattr(args, split), f"--{split}", "a CSV, TSV or JSONL "
-                                   "file") for split in ("train", "validation", "test")}
-    if args.glue:
-        files["data_dir"] = input_identity(args.data_dir, "--data-dir", "the GLUE folder",
-                                           folder=True)
-    files["backbone"] = input_identity(args.backbone, "--backbone", "a .keras file or a "
-                                       "Hugging Face folder", folder="config.json")
-    for flag in ("tokenizer", "vocab"):
-        files[flag] = input_identity(getattr(args, flag), f"--{flag}",
-                                     "a .model, vocab.txt or Hugging Face folder", folder=True)
-    # Before anything is written into --output-dir.
-    check_run_settings(args.output_dir, "finetune", run_settings(args, files),
-                       FILE_FINETUNE_OUTPUTS, overwrite=args.overwrite)
-    import keras
-
-    from keras_compact.training.tasks import finetune_task
-    from keras_compact.training.tasks import load_backbone_and_tokenizer
-
-    keras.utils.set_random_seed(args.seed)
-    backbone, tokenizer, description = load_backbone_and_tokenizer(
-        args.backbone, preset=args.preset, config=config,
-        tokenizer=args.tokenizer or args.vocab, seq_len=args.seq_len)
-    peak = args.learning_rate
-    if peak is None:
-        peak = PRETRAINED_LEARNING_RATE if args.backbone else FRESH_LEARNING_RATE
-    print(f"Backbone: {description}; tokenizer: {tokenizer.kind} {tokenizer.source} "
-          f"({tokenizer.vocabulary_size:,} tokens)")
-    result = finetune_task(task, backbone, tokenizer, args.output_dir, epochs=args.epochs,
-                           batch_size=args.batch_size, seq_len=args.seq_len,
-                           learning_rate=peak, dropout=args.dropout, seed=args.seed)
+    job = finetune_job_from_args(args)
+    with flags_in_errors(job_flags(job)):
+        result = run_job(job, overwrite=args.overwrite)
     for name, path in result["paths"].items():
         print(f"{name}: {path}")
     sys.stdout.flush()
@@ -247,7 +150,7 @@ def run_evaluate(args):
     from keras_compact.training.tasks import load_task_model
 
     _positive(args, ("batch_size",))
-    model, info, tokenizer = load_task_model(args.model)
+    model, info = load_task_model(args.model)
     labels = info["label_info"]
     if args.glue:
         from keras_compact.tasks import glue
@@ -262,13 +165,12 @@ def run_evaluate(args):
             raise ValueError("Pass --data FILE (a labelled file), or --glue TASK --data-dir DIR.")
         splits = {os.path.basename(args.data): _spec(args, args.data, defaults=info)}
         metrics = info["metrics"]
-    from keras_compact.tasks.text_files import count_examples
+    from keras_compact.tasks.labels import count_examples
 
     scores = {}
     for split, spec in splits.items():
         count = count_examples(spec, labels)  # every row checked before scoring
-        scores[split] = evaluate_split(model, spec, labels, tokenizer, info["seq_len"],
-                                       metrics, batch_size=args.batch_size)
+        scores[split] = evaluate_split(model, spec, labels, metrics, batch_size=args.batch_size)
         scores[split]["examples"] = count
         if spec.skipped:
             scores[split]["skipped_rows"] = spec.skipped
@@ -285,7 +187,7 @@ def run_predict(args):
     from keras_compact.training.tasks import predict_rows
 
     _positive(args, ("batch_size",))
-    model, info, tokenizer = load_task_model(args.model)
+    model, info = load_task_model(args.model)
     path = args.input or "-"
     input_format = args.input_format
     if input_format is None and path == "-":  # a pair needs columns: JSONL
@@ -302,12 +204,12 @@ def run_predict(args):
         count = 0
         with atomic_file(args.output) as temp:
             with open(temp, "w", encoding="utf-8") as handle:
-                for result in predict_rows(model, info, tokenizer, rows, args.batch_size):
+                for result in predict_rows(model, info, rows, args.batch_size):
                     handle.write(json.dumps(result) + "\n")
                     count += 1
         print(f"{count} predictions: {args.output}", file=sys.stderr)
         return 0
-    for result in predict_rows(model, info, tokenizer, rows, args.batch_size):
+    for result in predict_rows(model, info, rows, args.batch_size):
         output.write(json.dumps(result) + "\n")
     output.flush()
     return 0

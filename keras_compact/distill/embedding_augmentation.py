@@ -10,7 +10,7 @@ vector is its row and a word of several pieces gets the mean of its pieces'
 rows; candidates are the K nearest whole-word tokens by cosine. This is a
 stand-in for the paper's MLM + GloVe and is reported as such.
 
-Works with any `keras_compact.tasks.datasets.TextTokenizer` (WordPiece or
+Works with any `keras_compact.tokenizers` tokenizer (WordPiece or
 SentencePiece); numpy only, so any Keras backend.
 
 Example:
@@ -29,17 +29,14 @@ from keras_compact.distill.augmentation import split_words
 
 
 def _vocabulary(tokenizer):
-    """The tokenizer's tokens in id order (WordPiece vocab.txt, or SentencePiece)."""
-    layer = getattr(tokenizer, "tokenizer", None)
-    if hasattr(layer, "get_vocabulary"):  # a keras_compact.tokenizers layer
-        return [str(token) for token in layer.get_vocabulary()]
-    if tokenizer.kind == "wordpiece":
-        with open(tokenizer.vocab_file, encoding="utf-8") as handle:
-            return [line.rstrip("\r\n") for line in handle]
-    from keras_compact.data.tokenizer import load_sentencepiece_processor
+    """The tokenizer's tokens in id order."""
+    return [str(token) for token in tokenizer.get_vocabulary()]
 
-    processor = load_sentencepiece_processor(tokenizer.vocab_file)
-    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+
+def _kind(tokenizer):
+    from keras_compact.tokenizers import WordPieceTokenizer
+
+    return "wordpiece" if isinstance(tokenizer, WordPieceTokenizer) else "sentencepiece"
 
 
 def _whole_words(tokens, kind):
@@ -62,14 +59,14 @@ def embedding_word_vectors(tokenizer, embedding_matrix, texts):
     """`WordVectors` over the teacher's token table, with the words of `texts` looked up.
 
     Args:
-        tokenizer: a `TextTokenizer`.
+        tokenizer: a `keras_compact.tokenizers` tokenizer (`load_tokenizer`).
         embedding_matrix: (vocabulary_size, E), e.g.
             `teacher.backbone.token_embedding.embeddings`.
         texts: the texts to augment: their words are tokenized in one batch
             so multi-piece words get a vector (the mean of their pieces').
     """
     table = np.asarray(keras_to_numpy(embedding_matrix), dtype="float32")
-    whole = _whole_words(_vocabulary(tokenizer), tokenizer.kind)
+    whole = _whole_words(_vocabulary(tokenizer), _kind(tokenizer))
     ids = sorted(i for i in whole if i < len(table))
     words = sorted({w.lower() for text in texts for w in split_words(text)
                     if _is_replaceable(w)})
@@ -77,9 +74,11 @@ def embedding_word_vectors(tokenizer, embedding_matrix, texts):
     if words:
         import tensorflow as tf
 
-        ragged = tokenizer.tokenize_fn()(tf.constant(words))
+        from keras_compact.data.tokenizer import pipeline_tokenize_fn
+
+        ragged = pipeline_tokenize_fn(tokenizer)(tf.constant(words))
         for word, row in zip(words, ragged.to_list()):
-            row = [i for i in row if 0 <= i < len(table) and i != tokenizer.unk_id]
+            row = [i for i in row if 0 <= i < len(table) and i != tokenizer.unk_token_id]
             if row:
                 pieces[word] = row
 

@@ -22,11 +22,9 @@ check_task_file_against_model(info, model, "runs/sst/task.json")
 import json
 import os
 
+from keras_compact.tasks.kinds import TASK_KINDS
+
 TASK_FILE = "task.json"
-KINDS = ("classification", "regression")
-# Which metrics apply to which kind (the names `keras_compact.metrics` computes).
-METRICS = {"classification": ("accuracy", "f1", "matthews_corrcoef"),
-           "regression": ("pearson", "spearman", "mse")}
 _FIX = ("write it again with `keras-compact finetune`, or restore the task.json of the run "
         "that wrote this model")
 
@@ -68,29 +66,32 @@ def read_task_file(path):
                 if labels is None else f"has 'labels' of type {type(labels).__name__}, not "
                 "an object")
     kind, names = labels.get("kind"), labels.get("names")
-    if kind not in KINDS:
-        _refuse(path, f"has labels.kind {kind!r}, not 'classification' or 'regression'")
-    if kind == "classification":
+    if kind not in TASK_KINDS:
+        _refuse(path, f"has labels.kind {kind!r}, not " + " or ".join(
+            repr(k) for k in TASK_KINDS))
+    if TASK_KINDS[kind].has_names:
         if not (isinstance(names, list) and len(names) >= 2
                 and all(isinstance(n, str) for n in names)):
-            _refuse(path, f"has labels.names {names!r}; a classifier's are a list of at least "
-                    "2 strings")
+            _refuse(path, f"has labels.names {names!r}; a {kind} task's are a list of at "
+                    "least 2 strings")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             _refuse(path, f"names the classes {twice} more than once in labels.names")
     elif names is not None:
-        _refuse(path, f"has labels.names {names!r} for a regression task (null expected)")
+        _refuse(path, f"has labels.names {names!r} for a {kind} task (null expected)")
     if "label_names" in info and info["label_names"] != names:
         _refuse(path, f"has label_names {info['label_names']!r} but labels.names {names!r}")
     metrics = info.get("metrics", [])
     if not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):
         _refuse(path, f"has metrics {metrics!r}, not a list of metric names")
+    allowed = TASK_KINDS[kind].allowed_metrics
     for metric in metrics:
-        if metric not in METRICS[kind]:
-            other = next((k for k in KINDS if metric in METRICS[k]), None)
+        if metric not in allowed:
+            other = next((k for k, row in TASK_KINDS.items()
+                          if metric in row.allowed_metrics), None)
             why = (f"a {other} metric" if other else "unknown")
             _refuse(path, f"names the metric {metric!r} ({why}); a {kind} task is scored "
-                    f"with {', '.join(METRICS[kind])}")
+                    f"with {', '.join(allowed)}")
     for key in ("text_column", "text_b_column", "label_column", "name"):
         if info.get(key) is not None and not isinstance(info[key], str):
             _refuse(path, f"has {key} {info[key]!r}, not a string")
@@ -114,10 +115,14 @@ def check_task_file_against_model(info, model, path):
     from keras_compact.models import TextRegressor
 
     kind, names = info["labels"]["kind"], info["labels"].get("names")
+    row = TASK_KINDS[kind]
     regressor = isinstance(model, TextRegressor)
     head = "a regressor (one score)" if regressor else (
         f"a classifier of {getattr(model, 'num_classes', '?')} classes")
-    if (kind == "regression") != regressor:
+    # The most specific class first: a TextRegressor is also a TextClassifier.
+    fits = type(model) is row.model_class() or (
+        isinstance(model, row.model_class()) and not regressor)
+    if not fits:
         _refuse(path, f"describes a {kind} task but the model beside it is {head}")
-    if kind == "classification" and len(names) != model.num_classes:
+    if row.has_names and len(names) != model.num_classes:
         _refuse(path, f"names {len(names)} classes {names} but the model beside it is {head}")

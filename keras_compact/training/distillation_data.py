@@ -35,18 +35,15 @@ def job_task(job):
         "test_name", "labels" (`LabelInfo`), "train_count", "test_count",
         "metrics", "name", "pair".
     """
-    from keras_compact.tasks.text_files import LabelInfo
-
     if not job.data:
-        from keras_compact.data.labelled_task import load_section_task
+        from keras_compact.tasks.named import named_task
 
-        task = load_section_task(seed=job.seed)
-        train = task["train"][: job.max_train_examples]
-        test = task["test"][: job.max_eval_examples]
-        return {"train": train, "test": test, "test_name": "test",
-                "labels": LabelInfo("classification", task["label_names"]),
-                "train_count": len(train), "test_count": len(test),
-                "metrics": ("accuracy",), "name": "sections", "pair": False}
+        task = named_task("sections", seed=job.seed, max_train_examples=job.max_train_examples,
+                          max_eval_examples=job.max_eval_examples)
+        return {"train": task["train"], "test": task["test"]["test"], "test_name": "test",
+                "labels": task["labels"], "train_count": task["counts"]["train"],
+                "test_count": task["counts"]["test"], "metrics": task["metrics"],
+                "name": task["name"], "pair": False}
     from keras_compact.tasks.options import task_from_options
 
     task = task_from_options(job.data)
@@ -70,26 +67,34 @@ def job_task(job):
 
 
 def job_tokenizer(job, teacher=None):
-    """The teacher's tokenizer: --tokenizer/--vocab, else the one inside the teacher's
-    .keras (its preprocessor), else one saved beside it."""
-    from keras_compact.tasks.datasets import load_text_tokenizer
+    """The teacher's tokenizer (`keras_compact.tokenizers`): tokenizer/vocab, else the
+    one inside the teacher's .keras (its preprocessor), else one saved beside it."""
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.training.tasks import find_tokenizer_beside
 
     if job.tokenizer or job.vocab:
-        return load_text_tokenizer(job.tokenizer or job.vocab)
+        return load_tokenizer(job.tokenizer or job.vocab)
     if teacher is None:
         return None
     preprocessor = getattr(teacher, "preprocessor", None)
     if preprocessor is not None:
-        from keras_compact.tasks.datasets import text_tokenizer_from_layer
-
-        return text_tokenizer_from_layer(preprocessor.tokenizer,
-                                         source=f"{job.teacher} (preprocessor)")
+        return preprocessor.tokenizer
     source = find_tokenizer_beside(job.teacher)
     if source is None:
-        raise ValueError(f"No tokenizer for teacher {job.teacher!r}: pass --tokenizer (a "
+        raise ValueError(f"No tokenizer for teacher={job.teacher!r}: pass tokenizer= (a "
                          ".model, vocab.txt or Hugging Face folder).")
-    return load_text_tokenizer(source)
+    return load_tokenizer(source)
+
+
+def sentencepiece_file(job, teacher=None):
+    """The teacher's SentencePiece .model file, when the job names one (tokenizer or
+    vocab) or one lies beside a teacher saved without its preprocessor; else None."""
+    from keras_compact.training.tasks import find_tokenizer_beside
+
+    path = job.tokenizer or job.vocab
+    if path is None and teacher is not None and getattr(teacher, "preprocessor", None) is None:
+        path = find_tokenizer_beside(job.teacher)
+    return path if path and str(path).endswith(".model") else None
 
 
 def augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
@@ -120,8 +125,8 @@ def augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
     pair = bool(sources) and len(sources[0]) == 3
     # The MLM augmenter reads the SentencePiece .model file (--vocab); a
     # tokenizer taken from the teacher's preprocessor has none.
-    use_mlm = (pretrainer is not None and tokenizer.kind == "sentencepiece" and not pair
-               and tokenizer.vocab_file is not None)
+    vocab_file = sentencepiece_file(job, teacher)
+    use_mlm = pretrainer is not None and not pair and vocab_file is not None
     source_of = job.word_vectors or "teacher embedding table"
     print(f"Augmenting {len(sources):,} training texts x {job.num_variants} variants "
           f"(p_t={job.replace_prob}, K={job.top_k}, candidates: "
@@ -129,11 +134,11 @@ def augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
              f"{source_of} only, the teacher has no MLM head)"), flush=True)
     if use_mlm:
         augmenter = TextAugmenter(
-            pretrainer, tokenizer.vocab_file, word_vectors=vectors,
+            pretrainer, vocab_file, word_vectors=vectors,
             num_variants=job.num_variants, replace_prob=job.replace_prob, top_k=job.top_k,
             max_seq_len=job.seq_len, mask_fraction=job.mask_fraction, batch_size=64,
             seed=job.seed)
-        augmented = augment_task(sources, augmenter, teacher, tokenizer.vocab_file,
+        augmented = augment_task(sources, augmenter, teacher, vocab_file,
                                  seq_len=job.seq_len, keep_originals=False)
         agree = sum(1 for (_, gold), (_, new) in zip(
             [p for p in sources for _ in range(job.num_variants)], augmented) if gold == new)
@@ -166,7 +171,7 @@ def _json_label(value):
     return float(value) if isinstance(value, float) else int(value)
 
 
-def task_info_for_student(job, data, tokenizer):
+def task_info_for_student(job, data):
     from keras_compact.tasks.task_file import TASK_FILE
     from keras_compact.tasks.task_file import read_task_file
 

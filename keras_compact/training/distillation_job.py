@@ -32,6 +32,7 @@ import os
 from keras_compact.training.distillation_data import augmented_pairs
 from keras_compact.training.distillation_data import job_task
 from keras_compact.training.distillation_data import job_tokenizer
+from keras_compact.training.distillation_data import sentencepiece_file
 from keras_compact.training.distillation_data import load_teacher
 from keras_compact.training.distillation_data import task_info_for_student
 from keras_compact.training.distillation_report import format_table  # noqa: F401 (API)
@@ -283,11 +284,12 @@ class _Loaded:
     teacher: object
     pretrainer: object
     student: object
+    preprocessor: object = None  # the student's: the tokenizer, seq_len, pairing
 
     @property
     def common(self):
         """Dataset arguments every stage shares."""
-        return dict(labels=self.data["labels"], tokenizer=self.tokenizer)
+        return dict(labels=self.data["labels"], preprocessor=self.preprocessor)
 
 
 def prepare(job):
@@ -320,17 +322,21 @@ def prepare(job):
     check_student_fits_teacher(job, student, teacher, pretrainer)
     print(f"Teacher {teacher.count_params():,} parameters, student "
           f"{student.count_params():,} ({size_ratio(teacher, student)})")
-    return _Loaded(data, tokenizer, teacher, pretrainer, student)
+    from keras_compact.training.tasks import make_preprocessor
+
+    return _Loaded(data, tokenizer, teacher, pretrainer, student,
+                   make_preprocessor(tokenizer, job.seq_len, data["pair"]))
 
 
 def check_teacher_fits_task(job, teacher, tokenizer, data):
     """The teacher must cover the tokenizer's ids and have one output per class."""
     labels = data["labels"]
-    if teacher.backbone.vocabulary_size < tokenizer.vocabulary_size:
+    size = int(tokenizer.vocabulary_size())
+    if teacher.backbone.vocabulary_size < size:
+        source = job.tokenizer or job.vocab or "the teacher's tokenizer"
         raise ValueError(f"The teacher has a {teacher.backbone.vocabulary_size}-token "
-                         f"vocabulary but {tokenizer.source!r} has "
-                         f"{tokenizer.vocabulary_size}; pass the tokenizer the teacher was "
-                         "trained with.")
+                         f"vocabulary but {source!r} has {size}; pass the tokenizer the "
+                         "teacher was trained with.")
     if teacher.num_classes != labels.num_classes:
         raise ValueError(f"The teacher has {teacher.num_classes} outputs, the task "
                          f"{data['name'] or ''} has {labels.num_classes} "
@@ -385,13 +391,13 @@ def general_stage(job, loaded, student, verbose):
     teaches the student's; returns the student on its new backbone and the steps."""
     from keras_compact.data.pipeline import make_text_features_dataset
 
-    tokenizer = loaded.tokenizer
-    if tokenizer.kind != "sentencepiece" or tokenizer.vocab_file is None:
+    vocab_file = sentencepiece_file(job, loaded.teacher)
+    if vocab_file is None:
         raise ValueError("general_steps > 0 reads the bundled corpus with a SentencePiece "
                          "tokenizer file: pass --vocab (the teacher's .model), or set "
                          "general_steps to 0 for this teacher.")
     general_data = make_text_features_dataset(
-        None, tokenizer.vocab_file, batch_size=job.batch_size, max_seq_len=job.seq_len,
+        None, vocab_file, batch_size=job.batch_size, max_seq_len=job.seq_len,
         seed=job.seed)
     backbone = distil_stage(job, "general", loaded.pretrainer.backbone, student.backbone,
                             general_data, job.general_steps, job.general_learning_rate,
@@ -417,7 +423,7 @@ def task_examples(job, loaded):
         augmented = augmented_pairs(job, sources[: job.max_augment_examples],
                                     loaded.teacher, loaded.pretrainer, loaded.tokenizer)
     return packed_examples(make_dataset(
-        data["train"], **loaded.common, seq_len=job.seq_len, batch_size=256,
+        data["train"], **loaded.common, batch_size=256,
         count=data["train_count"], extra=augmented))
 
 
@@ -461,9 +467,9 @@ def save_student(job, loaded, student):
     if job.data:
         from keras_compact.training.tasks import save_task_model
 
-        info = task_info_for_student(job, loaded.data, loaded.tokenizer)
+        info = task_info_for_student(job, loaded.data)
         paths.update(save_task_model(student, job_path(job, "student"), info,
-                                     loaded.tokenizer))
+                                     loaded.preprocessor))
     return paths
 
 
@@ -504,10 +510,10 @@ def run_distillation(job, verbose="auto", overwrite=False):
             job, loaded.data,
             lambda: build_student(job, teacher.backbone.vocabulary_size, teacher.num_classes),
             sum(steps.values()),
-            dict(**loaded.common, seq_len=job.seq_len, batch_size=job.batch_size), verbose)
+            dict(**loaded.common, batch_size=job.batch_size), verbose)
         paths["scratch"] = save_model(scratch, job_path(job, "scratch_classifier.keras"))
         models["scratch student"] = scratch
-    table = score_models(job, models, loaded.data, loaded.tokenizer)
+    table = score_models(job, models, loaded.data, loaded.preprocessor)
     metric = loaded.data["metrics"][0]
     results = {"table": table, "steps": steps, "test_examples": loaded.data["test_count"],
                "test_split": loaded.data["test_name"], "metric": metric,

@@ -72,7 +72,7 @@ def measure_step_times(job, loaded, student, intermediate_options):
 
     data = loaded.data
     features, labels = next(iter(make_dataset(
-        data["train"], **loaded.common, seq_len=job.seq_len, batch_size=job.batch_size,
+        data["train"], **loaded.common, batch_size=job.batch_size,
         count=data["train_count"]).as_numpy_iterator()))
     logits = np.asarray(loaded.teacher.predict_on_batch(features), "float32")
     weights = student.get_weights()

@@ -33,18 +33,18 @@ def format_table(table, metric="accuracy"):
     return "\n".join(lines)
 
 
-def score_models(job, models, data, tokenizer):
+def score_models(job, models, data, preprocessor):
     """One table row per model: parameters, the task's metrics on the test split, and
     latency at batch 1 and 32 (0 when `job.measure_latency` is off)."""
-    from keras_compact.training.finetune import median_latency_ms
+    from keras_compact.utils.latency import median_latency_ms
     from keras_compact.training.tasks import evaluate_split
 
     latency = {batch: median_latency_ms(models, job.seq_len, batch) if job.measure_latency
                else dict.fromkeys(models, 0.0) for batch in (1, 32)}
     table = []
     for name, model in models.items():
-        scores = evaluate_split(model, data["test"], data["labels"], tokenizer, job.seq_len,
-                                data["metrics"], batch_size=job.batch_size)
+        scores = evaluate_split(model, data["test"], data["labels"], data["metrics"],
+                                batch_size=job.batch_size, preprocessor=preprocessor)
         table.append({
             "model": name,
             "parameters": int(model.count_params()),

@@ -48,7 +48,7 @@ def fit_chunks(steps, lines=10):
 def distil_stage(job, name, teacher, student, dataset, steps, learning_rate, verbose, **kwargs):
     """One stage: a Distiller fit for `steps`, the student saved atomically."""
     from keras_compact.distill import Distiller
-    from keras_compact.training.finetune import make_adamw
+    from keras_compact.optimizers import make_adamw
 
     done = job_path(job, "stages", f"{name}.keras")
     if os.path.isfile(done):
@@ -77,7 +77,7 @@ def train_scratch(job, data, build, total_steps, common, verbose):
     import keras
 
     from keras_compact.tasks.datasets import make_dataset
-    from keras_compact.training.finetune import make_adamw
+    from keras_compact.optimizers import make_adamw
     from keras_compact.training.tasks import compile_task_model
 
     done = job_path(job, "stages", "scratch.keras")

@@ -152,18 +152,10 @@ def teacher_dtype_policy(cpuinfo="/proc/cpuinfo"):
 
 
 def section_task(seed=0):
-    """The bundled task as in-memory splits for `keras_compact.tasks.datasets`."""
-    from keras_compact.data.labelled_task import load_section_task
-    from keras_compact.tasks.text_files import LabelInfo
+    """The bundled task's splits every model of the table uses (`tasks.named`)."""
+    from keras_compact.tasks.named import named_task
 
-    task = load_section_task(seed=seed)
-    train = task["train"][:TRAIN_EXAMPLES]
-    return {"train": train, "validation": {"validation": task["validation"]},
-            "test": {"test": task["test"]},
-            "labels": LabelInfo("classification", task["label_names"]),
-            "counts": {"train": len(train), "validation": len(task["validation"]),
-                       "test": len(task["test"])},
-            "skipped": {}, "name": "sections", "metrics": ("accuracy",), "pair": False}
+    return named_task("sections", seed=seed, max_train_examples=TRAIN_EXAMPLES)
 
 
 # ---------------------------------------------------------------- baselines
@@ -265,7 +257,7 @@ def finetune_minilm(output_dir, task, seed=0, verbose=2, overwrite=False):
     import keras
 
     from keras_compact.convert import from_huggingface
-    from keras_compact.tasks.datasets import load_text_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.training.tasks import MODEL_FILE
     from keras_compact.training.tasks import finetune_task
 
@@ -277,16 +269,16 @@ def finetune_minilm(output_dir, task, seed=0, verbose=2, overwrite=False):
     keras.utils.set_random_seed(seed)
     policy = teacher_dtype_policy()
     backbone = from_huggingface(folder, dtype=policy)
-    tokenizer = load_text_tokenizer(folder)
+    tokenizer = load_tokenizer(folder)
     print(f"all-MiniLM-L6-v2 from {folder}: {backbone.count_params():,} parameters, "
-          f"{tokenizer.kind} vocabulary of {tokenizer.vocabulary_size:,}, {policy}")
+          f"WordPiece vocabulary of {tokenizer.vocabulary_size():,}, {policy}")
     # The test split is scored in the table only; validation is capped (cost).
     teacher_task = dict(task, test={}, validation={
         "validation": task["validation"]["validation"][:TEACHER_VALIDATION_EXAMPLES]})
     teacher_task["counts"] = dict(task["counts"], validation=len(
         teacher_task["validation"]["validation"]))
-    finetune_task(teacher_task, backbone, tokenizer, output_dir, seq_len=SEQ_LEN, seed=seed,
-                  verbose=verbose, **MINILM_FINETUNE)
+    finetune_task(teacher_task, backbone, tokenizer, output_dir, sequence_length=SEQ_LEN,
+                  seed=seed, verbose=verbose, **MINILM_FINETUNE)
     return path
 
 
@@ -359,7 +351,8 @@ def finetune_albert_teacher(job, vocab, overwrite=False):
     """
     import keras
 
-    from keras_compact.training.finetune import finetune_section_classifier
+    from keras_compact.tasks.named import named_task
+    from keras_compact.training.tasks import finetune_task
 
     teacher_dir = os.path.join(job.output_dir, "teacher")
     done = reuse_finished_step(teacher_dir, albert_teacher_settings(job), overwrite)
@@ -367,8 +360,13 @@ def finetune_albert_teacher(job, vocab, overwrite=False):
         return done
     keras.utils.set_random_seed(job.seed)
     backbone = keras.saving.load_model(os.path.join(job.output_dir, "backbone.keras"))
-    result = finetune_section_classifier(backbone, teacher_dir, vocab, seq_len=job.seq_len,
-                                         seed=job.seed, **ALBERT_FINETUNE)
+    settings = dict(ALBERT_FINETUNE)
+    task = named_task("sections", seed=job.seed,
+                      max_train_examples=settings.pop("max_train_examples"),
+                      max_eval_examples=settings.pop("max_eval_examples"))
+    # One fresh pass per epoch: the order this teacher's recorded figures had.
+    result = finetune_task(task, backbone, vocab, teacher_dir, sequence_length=job.seq_len,
+                           seed=job.seed, one_pass_per_epoch=True, **settings)
     return result["paths"]["classifier"]
 
 
@@ -438,12 +436,10 @@ def run_comparison(output_dir, albert_teacher_path, seed=0, verbose=2,
     import keras
 
     from keras_compact.models import TextClassifier
-    from keras_compact.tasks.datasets import load_text_tokenizer
-    from keras_compact.tasks.datasets import text_tokenizer_from_layer
     from keras_compact.training.distillation_job import DistillationJob
     from keras_compact.training.distillation_stages import write_json as _write_json
     from keras_compact.training.distillation_job import run_distillation
-    from keras_compact.training.finetune import median_latency_ms
+    from keras_compact.utils.latency import median_latency_ms
     from keras_compact.training.tasks import evaluate_split
 
     started = time.perf_counter()
@@ -474,12 +470,8 @@ def run_comparison(output_dir, albert_teacher_path, seed=0, verbose=2,
     albert = keras.saving.load_model(albert_teacher_path, compile=False)
     if not isinstance(albert, TextClassifier):
         raise ValueError(f"{albert_teacher_path!r} is not a TextClassifier.")
-    if albert.preprocessor is not None:  # the tokenizer saved inside classifier.keras
-        albert_tokenizer = text_tokenizer_from_layer(albert.preprocessor.tokenizer)
-    else:
-        albert_tokenizer = load_text_tokenizer(os.path.join(output_dir, "vocab", "spm.model"))
-    albert_accuracy = evaluate_split(albert, test, task["labels"], albert_tokenizer, SEQ_LEN,
-                                     ("accuracy",))["accuracy"]
+    # Its own preprocessor (tokenizer and sequence length saved inside classifier.keras).
+    albert_accuracy = evaluate_split(albert, test, task["labels"], ("accuracy",))["accuracy"]
     networks = {"ALBERT teacher (from scratch)": albert, "MiniLM teacher": result["teacher"],
                 "distilled student": result["student"], "student from scratch":
                 result["scratch"]}

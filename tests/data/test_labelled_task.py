@@ -96,9 +96,9 @@ def test_finetune_writes_a_classifier_that_reloads(tmp_path, spm_model, capsys):
     assert main(["finetune", "--output-dir", str(output), "--config", TINY_CONFIG]
                 + common) == 0
     out = capsys.readouterr().out
-    assert "epoch 1:" in out and "val_accuracy" in out and "test_accuracy" in out
+    assert "epoch 1:" in out and "val_accuracy" in out and "test: accuracy" in out
     classifier = keras.saving.load_model(str(output / "classifier.keras"))
-    labels = json.loads((output / "labels.json").read_text())["label_names"]
+    labels = json.loads((output / "task.json").read_text())["label_names"]
     features, _ = next(iter(make_classification_dataset(
         [("Lists are mutable sequences.", 0)], spm_model, batch_size=1, seq_len=32)))
     logits = classifier.predict(features, verbose=0)

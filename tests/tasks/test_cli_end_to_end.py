@@ -77,7 +77,7 @@ def test_single_text_csv_end_to_end_with_sentencepiece(tmp_path, spm_model, caps
                  "--output", str(tmp_path / "p.jsonl")]) == 0
     from_file = [json.loads(l) for l in open(tmp_path / "p.jsonl")]
     assert len(from_file) == 12 and set(from_file[0]["probabilities"]) == {"neg", "pos"}
-    monkeypatch.setattr(sys, "stdin", io.StringIO("a wonderful and delightful film\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a wonderful and delightful film\n")))
     assert main(["predict", "--model", student]) == 0
     from_stdin = json.loads(_out(capsys)[0].splitlines()[0])
     assert from_stdin["probabilities"] == pytest.approx(from_file[0]["probabilities"],

@@ -3,7 +3,7 @@ start from the teacher's, the table and the goals."""
 
 import pytest
 
-from keras_compact.tasks.text_files import LabelInfo
+from keras_compact.tasks.labels import LabelInfo
 from keras_compact.training import main_job
 from tests.conftest import minilm_dir_or_skip
 from tests.tasks.fixtures import NEGATIVE

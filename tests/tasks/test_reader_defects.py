@@ -16,8 +16,8 @@ import pytest
 
 from keras_compact.tasks.text_files import DataFileError
 from keras_compact.tasks.text_files import FileSpec
-from keras_compact.tasks.text_files import count_examples
-from keras_compact.tasks.text_files import infer_labels
+from keras_compact.tasks.labels import count_examples
+from keras_compact.tasks.labels import infer_labels
 from keras_compact.tasks.text_files import iter_rows
 from tests.tasks.fixtures import single_rows
 from tests.tasks.fixtures import write_rows

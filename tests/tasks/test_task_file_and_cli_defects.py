@@ -39,7 +39,7 @@ def runs(tmp_path_factory):
     from keras_compact.models import CompactBackbone
     from keras_compact.models import TextClassifier
     from keras_compact.models import TextRegressor
-    from keras_compact.tasks.datasets import load_text_tokenizer
+    from keras_compact.tokenizers import load_tokenizer
     from keras_compact.training.tasks import make_preprocessor
     from keras_compact.training.tasks import save_task_model
 
@@ -47,11 +47,11 @@ def runs(tmp_path_factory):
     vocab = root / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS) + "\n",
                      encoding="utf-8")
-    tokenizer = load_text_tokenizer(str(vocab))
+    tokenizer = load_tokenizer(str(vocab))
     keras.utils.set_random_seed(0)
 
     def backbone():
-        return CompactBackbone(vocabulary_size=tokenizer.vocabulary_size, num_layers=1,
+        return CompactBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
                                num_heads=2, hidden_dim=16, intermediate_dim=32,
                                embedding_dim=8, max_sequence_length=16)
 
@@ -232,7 +232,7 @@ def test_a_model_with_nan_weights_is_never_saved(runs, tmp_path):
     from keras_compact.training.tasks import load_task_model
     from keras_compact.training.tasks import save_task_model
 
-    model, info, _ = load_task_model(runs["classifier"])
+    model, info = load_task_model(runs["classifier"])
     weight = model.backbone.weights[0]
     value = keras.ops.convert_to_numpy(weight.value).copy()
     value.flat[0] = np.nan
@@ -254,13 +254,13 @@ def test_a_fit_whose_loss_goes_nan_stops_and_saves_nothing(runs, tmp_path):
     train = write_rows(tmp_path / "train.csv", single_rows(1))
     task = prepare_task(FileSpec(train, "sentence"))
     tokenizer = runs["tokenizer"]
-    backbone = CompactBackbone(vocabulary_size=tokenizer.vocabulary_size, num_layers=1,
+    backbone = CompactBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1,
                                num_heads=2, hidden_dim=16, intermediate_dim=32,
                                embedding_dim=8, max_sequence_length=16)
     with pytest.raises(ValueError, match=r"Training diverged: the loss became NaN or infinite "
                        r"in epoch 1 of 2 .*nothing was saved"):
         finetune_task(task, backbone, tokenizer, str(tmp_path / "run"), epochs=2,
-                      batch_size=4, seq_len=16, learning_rate=1e30, verbose=0)
+                      batch_size=4, sequence_length=16, learning_rate=1e30, verbose=0)
     assert not (tmp_path / "run").exists()
 
 

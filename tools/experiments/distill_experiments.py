@@ -118,11 +118,18 @@ def _accuracy(model, features, labels, batch_size=64):
     return float((np.argmax(logits, -1) == labels).mean())
 
 
-def _fit_classifier(classifier, features, labels, steps, batch_size, lr, seed):
-    from keras_compact.training.finetune import compile_classifier
-    from keras_compact.training.finetune import make_adamw
+def _compile_classifier(classifier, optimizer):
+    from keras_compact.tasks.kinds import task_kind
 
-    compile_classifier(classifier, make_adamw(steps, lr))
+    kind = task_kind("classification")
+    classifier.compile(optimizer=optimizer, loss=kind.loss(),
+                       metrics=kind.keras_metrics(classifier.num_classes))
+
+
+def _fit_classifier(classifier, features, labels, steps, batch_size, lr, seed):
+    from keras_compact.optimizers import make_adamw
+
+    _compile_classifier(classifier, make_adamw(steps, lr))
     classifier.jit_compile = False  # short runs: XLA compile time would dominate
     start = time.perf_counter()
     classifier.fit(_dataset(features, labels, batch_size, steps, seed), epochs=1,
@@ -132,7 +139,7 @@ def _fit_classifier(classifier, features, labels, steps, batch_size, lr, seed):
 
 def _distil(teacher, student, features, labels, steps, batch_size, lr, seed, **kwargs):
     from keras_compact.distill import Distiller
-    from keras_compact.training.finetune import make_adamw
+    from keras_compact.optimizers import make_adamw
 
     distiller = Distiller(teacher, student, stage="intermediate", **kwargs)
     print(distiller.mapping_report())
@@ -232,13 +239,14 @@ def _pretraining_job(args, output_dir, steps, config, **kwargs):
 def run_general(args):
     from keras_compact import CompactBackbone
     from keras_compact import TextClassifier
-    from keras_compact.data.labelled_task import make_classification_dataset
     from keras_compact.distill import PretrainingDistiller
     from keras_compact.models.pretrainer import AlbertPretrainer
     from keras_compact.optimizers import make_lamb_optimizer
-    from keras_compact.training.finetune import classifier_accuracy
-    from keras_compact.training.finetune import compile_classifier
-    from keras_compact.training.finetune import make_adamw
+    from keras_compact.optimizers import make_adamw
+    from keras_compact.tasks.datasets import make_dataset
+    from keras_compact.tasks.labels import LabelInfo
+    from keras_compact.training.tasks import evaluate_split
+    from keras_compact.training.tasks import make_preprocessor
     from keras_compact.training.pretrain import run_pretraining
     from keras_compact.training.pretraining_job import backbone_config_for
     from keras_compact.training.pretraining_job import make_datasets
@@ -277,10 +285,10 @@ def run_general(args):
                           max_sequence_length=args.seq_len)
     data_job = _pretraining_job(args, args.output_dir, args.steps, teacher_config)
     task = _task(args)
-    common = dict(spm_model_path=vocab, batch_size=args.batch_size, seq_len=args.seq_len)
-    tune_data = make_classification_dataset(task["train"], shuffle=True, seed=args.seed,
-                                            **common)
-    test_data = make_classification_dataset(task["test"], **common)
+    labels = LabelInfo("classification", task["label_names"])
+    preprocessor = make_preprocessor(vocab, args.seq_len, pair=False)
+    tune_data = make_dataset(task["train"], labels, preprocessor, batch_size=args.batch_size,
+                             shuffle=True, seed=args.seed)
 
     def held_out(pretrainer):
         _, held = make_datasets(data_job, vocab)
@@ -292,11 +300,12 @@ def run_general(args):
         keras.utils.set_random_seed(args.seed + 5)
         classifier = TextClassifier(backbone, num_classes=len(task["label_names"]),
                                     name=name)
-        compile_classifier(classifier, make_adamw(args.finetune_steps, args.finetune_lr))
+        _compile_classifier(classifier, make_adamw(args.finetune_steps, args.finetune_lr))
         classifier.jit_compile = False
         classifier.fit(tune_data.repeat(), epochs=1, steps_per_epoch=args.finetune_steps,
                        verbose=0)
-        return classifier_accuracy(classifier, test_data)
+        return evaluate_split(classifier, task["test"], labels, ("accuracy",),
+                              preprocessor=preprocessor)["accuracy"]
 
     teacher_held = held_out(teacher)
     rows = [{"model": "teacher (ALBERT, pretrained)", "parameters":
