@@ -11,9 +11,9 @@ its .keras file.
 Example:
 ```bash
 keras-compact export --model runs/main_job/teacher/classifier.keras \\
-    --labels runs/main_job/teacher/labels.json --base-dir /srv/models --name sections
+    --base-dir /srv/models --name sections
 keras-compact export --model runs/main_job/teacher/classifier.keras \\
-    --labels runs/main_job/teacher/labels.json --base-dir apps --name sections \\
+    --base-dir apps --name sections \\
     --format litert --quantize int8          # apps/sections.int8.tflite
 keras-compact export --model runs/main_job/teacher/classifier.keras --base-dir onnx \\
     --name sections --format onnx --quantize int8   # onnx/sections-onnx/
@@ -33,7 +33,8 @@ import re
 def _read_labels(path):
     from keras_compact.utils.paths import require_file
 
-    require_file(path, "--labels", "the labels.json written by `keras-compact finetune`")
+    require_file(path, "--labels", "the task.json (or an older run's labels.json) written by "
+                 "`keras-compact finetune`")
     with open(path, encoding="utf-8") as handle:
         try:
             labels = json.load(handle)
@@ -43,6 +44,11 @@ def _read_labels(path):
         raise ValueError(f"--labels {path!r} holds a JSON {type(labels).__name__}, not the "
                          "object written by `keras-compact finetune` (label_names, seq_len, "
                          "vocab).")
+    if isinstance(labels.get("labels"), dict):  # a task.json (runs since issue 19)
+        from keras_compact.tasks.task_file import read_task_file
+
+        info = read_task_file(path)
+        return {"label_names": info["labels"]["names"]} if info["labels"]["names"] else {}
     names = labels.get("label_names")
     if names is not None and not (isinstance(names, list)
                                   and all(isinstance(n, str) for n in names)):
@@ -230,8 +236,9 @@ def register(subparsers):
                         help="Vocabulary (.model / vocab.txt) for a model saved without a "
                              "preprocessor (default: the one in --labels); LiteRT also takes "
                              "a Hugging Face tokenizer folder.")
-    parser.add_argument("--labels", default=None, metavar="labels.json",
-                        help="From `keras-compact finetune`: label names, seq_len, vocab.")
+    parser.add_argument("--labels", default=None, metavar="task.json",
+                        help="Label names when the model's task.json is not beside it (a "
+                             "task.json, or an older run's labels.json).")
     parser.add_argument("--version", type=int, default=None,
                         help="SavedModel version number (default: the next free one).")
     parser.add_argument("--seq-len", type=int, default=None,

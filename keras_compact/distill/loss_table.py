@@ -11,6 +11,10 @@ it).
 Terms receive a `FeatureContext`: the teacher's and the student's
 `compute_features` dicts, the inputs, the labels and a cache, so two terms
 that need the same tensor (e.g. the student's MLM logits) compute it once.
+
+Why it is one module over 500 lines: it is one table. Every entry is read
+beside the others (defaults per stage and objective, shared features), and
+adding a loss is adding one entry here (docs/how-to/add-distillation-loss.md).
 """
 
 from keras import ops

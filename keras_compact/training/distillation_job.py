@@ -22,6 +22,11 @@ when the job runs again, so a killed job resumes at the stage it was in.
 TF-only input side (tf.data / tensorflow-text datasets); the models train on
 any Keras backend. Used by `keras-compact distill`, the main job
 (`keras-compact main-job`) and notebooks/02_distill_tinybert.ipynb.
+
+Why it is one module over 500 lines: it is the job's settings (the documented
+`DistillationJob` fields, a third of the file), their checks and the order of
+the stages; data, stages, planning, teacher cache and report already live in
+`distillation_{data,stages,plan,report}.py` and `teacher_cache.py`.
 """
 
 import dataclasses

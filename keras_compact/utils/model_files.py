@@ -30,11 +30,9 @@ def load_keras_file(path, what, expected=None, fix=None):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} {path!r} does not exist.")
     if not zipfile.is_zipfile(path):  # else Keras answers "File not found"
-        with open(path, "rb") as handle:
-            start = handle.read(16)
-        raise ValueError(f"{what} {path!r} is not a .keras file: a .keras file is a zip "
-                         f"archive, and this file starts with {start!r}. Pass the .keras file "
-                         "written by keras-compact (or model.save).")
+        raise ValueError(f"{what} {path!r} is not a .keras file (a .keras file is a zip "
+                         "archive; this one is not). Pass the .keras file written by "
+                         "keras-compact (or model.save).")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # zip, config or weight errors from Keras

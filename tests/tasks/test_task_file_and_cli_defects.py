@@ -146,7 +146,7 @@ def test_a_backbone_or_a_text_file_given_as_model(runs, tmp_path, capsys):
                   "m"]):
         assert main(argv) == 2
         line = _one_line(capsys)
-        assert f"'{fake}' is not a .keras file: a .keras file is a zip archive" in line, line
+        assert f"'{fake}' is not a .keras file (a .keras file is a zip archive" in line, line
         assert "File not found" not in line
 
 

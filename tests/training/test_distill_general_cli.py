@@ -64,7 +64,7 @@ def test_distill_general_bad_input(tmp_path, spm_model, teacher_file, capsys):
     assert main(_args(run, spm_model, teacher_file, "--weight", "qr=1")) == 2
     assert "--weight 'qr=1'" in capsys.readouterr().err
     assert main(_args(run, spm_model, spm_model)) == 2
-    assert "could not be loaded as a Keras model" in capsys.readouterr().err
+    assert "is not a .keras file" in capsys.readouterr().err
 
 
 def test_task_distill_with_minilmv2_objective(tmp_path, spm_model, teacher_file, capsys):
