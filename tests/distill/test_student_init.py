@@ -2,6 +2,7 @@
 copied weights, the SVD table against numpy's, hidden states of a copied
 student, the PCA start, and each bad spec's message."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -63,8 +64,9 @@ def test_a_student_of_the_first_layers_gives_the_teachers_hidden_states():
     ours = student.compute_features(inputs, return_attention_scores=False)
     theirs = teacher.compute_features(inputs, return_attention_scores=False)
     for k in range(3):  # the embedding output and the two copied layers
-        np.testing.assert_allclose(np.asarray(ours["hidden_states"][k]),
-                                   np.asarray(theirs["hidden_states"][k]), atol=1e-5)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(ours["hidden_states"][k]),
+                                   keras.ops.convert_to_numpy(theirs["hidden_states"][k]),
+                                   atol=1e-5)
 
 
 def test_a_shared_student_takes_one_teacher_layer_and_every_other_takes_0_2():
