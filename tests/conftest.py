@@ -37,14 +37,35 @@ def corpus_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def spm_model(corpus_dir):
-    """A real SentencePiece model trained on the bundled corpus (4,000 pieces)."""
+def spm_model(corpus_dir, request):
+    """A real SentencePiece model trained on the bundled corpus (4,000 pieces).
+
+    Trained once and kept in pytest's cache folder, keyed by the bundled
+    corpus, the settings and the sentencepiece version: the xdist workers
+    and the TensorFlow, JAX and torch passes of one CI run share it instead
+    of training it six times. A file lock keeps two workers from training it
+    at once.
+    """
+    import fcntl
+    import hashlib
+
+    import sentencepiece
+
     from keras_compact.data import default_corpus_text_file
     from keras_compact.data import train_vocabulary
+    from keras_compact.data.corpus import default_corpus_path
 
-    text = default_corpus_text_file(str(corpus_dir / "python_docs.txt"))
-    return train_vocabulary(text, str(corpus_dir / "vocab" / "spm.model"), vocab_size=4000,
-                            max_sentences=30000, seed=0)
+    settings = dict(vocab_size=4000, max_sentences=30000, seed=0)
+    key = hashlib.sha256(open(default_corpus_path(), "rb").read())
+    key.update(repr((sorted(settings.items()), sentencepiece.__version__)).encode())
+    folder = request.config.cache.mkdir(f"spm_model_{key.hexdigest()[:16]}")
+    model = folder / "spm.model"
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not model.exists():
+            text = default_corpus_text_file(str(corpus_dir / "python_docs.txt"))
+            train_vocabulary(text, str(model), **settings)
+    return str(model)
 
 
 def pytest_report_header(config):
