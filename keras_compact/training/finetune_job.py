@@ -323,12 +323,14 @@ def _resolve_sequence_length(job, task):
         from keras_compact.models.presets import get_preset_config
         from keras_compact.tokenizers import load_tokenizer
 
-        loaded = None
-        tokenizer = load_tokenizer(job.tokenizer) if job.tokenizer else None
-        config = {**get_preset_config(job.preset or DEFAULT_PRESET), **(job.config or {})}
+        preset = job.preset or DEFAULT_PRESET
+        if not job.tokenizer:
+            raise ValueError(f"preset={preset!r} builds a fresh backbone; pass tokenizer= (a "
+                             ".model, vocab.txt or Hugging Face folder) for its vocabulary.")
+        loaded = None  # the fresh backbone is built with the chosen length as its table
+        tokenizer = load_tokenizer(job.tokenizer)
+        config = {**get_preset_config(preset), **(job.config or {})}
         max_length = config.get("max_sequence_length", 512)
-    if tokenizer is None:  # a fresh preset without tokenizer: load_backbone_and_tokenizer says so
-        return dataclasses.replace(job, sequence_length=128), None
     length, value, examples = auto_sequence_length(task["train"], task["labels"], tokenizer,
                                                    max_length, count=task["counts"]["train"])
     print(f"Sequence length {length} (auto): the {AUTO_PERCENTILE}th percentile of "
