@@ -147,14 +147,18 @@ def _sampled_examples(split, labels, count, sample):
     from keras_compact.tasks.datasets import example_dataset
     from keras_compact.tasks.datasets import is_pair
 
+    def batches():  # batched: element by element, tf.data is slow in Python
+        return example_dataset(split, labels).batch(1024).as_numpy_iterator()
+
     if count is None:
-        count = sum(1 for _ in example_dataset(split, labels).as_numpy_iterator())
-    keep = set(np.linspace(0, count - 1, min(count, sample)).round().astype(int).tolist())
-    texts, texts_b = [], []
-    for index, (text, text_b, _) in enumerate(example_dataset(split, labels).as_numpy_iterator()):
-        if index in keep:
-            texts.append(text)
-            texts_b.append(text_b)
+        count = sum(len(batch[0]) for batch in batches())
+    keep = np.unique(np.linspace(0, count - 1, min(count, sample)).round().astype(int))
+    texts, texts_b, start = [], [], 0
+    for text, text_b, _ in batches():
+        rows = keep[(keep >= start) & (keep < start + len(text))] - start
+        texts += text[rows].tolist()
+        texts_b += text_b[rows].tolist()
+        start += len(text)
     return texts, (texts_b if is_pair(split) else None)
 
 
