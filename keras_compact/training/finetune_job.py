@@ -389,7 +389,7 @@ def run_finetune(job, overwrite=False, verbose=2):
         learning_rate = default_learning_rate(backbone, pretrained=bool(job.backbone))
         print(f"Learning rate {learning_rate:g} (default for a "
               + (f"pretrained backbone of width {backbone.hidden_dim}"
-                 if job.backbone else "fresh backbone") + "; pass learning_rate to change it)")
+                 if job.backbone else "fresh backbone") + ")")
     return finetune_task(task, backbone, tokenizer, job.output_dir, epochs=job.epochs,
                          batch_size=job.batch_size, sequence_length=job.sequence_length,
                          learning_rate=learning_rate, dropout=job.dropout, seed=job.seed,

@@ -17,7 +17,6 @@ from keras_compact.training.finetune_job import default_learning_rate
 from keras_compact.training.finetune_job import run_finetune
 from tests.conftest import minilm_dir_or_skip
 from tests.tasks.fixtures import pair_rows
-from tests.tasks.fixtures import single_rows
 from tests.tasks.fixtures import write_rows
 
 TINY = {"num_layers": 1, "hidden_dim": 32, "num_heads": 2, "intermediate_dim": 64,
