@@ -30,8 +30,8 @@ import sys
 
 from keras_compact.tasks.options import file_spec as _spec
 from keras_compact.tasks.options import uses_files
+from keras_compact.training.finetune_job import AUTO_PERCENTILE
 from keras_compact.training.finetune_job import FRESH_LEARNING_RATE
-from keras_compact.training.finetune_job import PRETRAINED_LEARNING_RATE
 
 
 def add_data_arguments(parser, splits=("train", "validation", "test")):
@@ -80,8 +80,10 @@ def _check_training_values(args):
     """Bad numbers fail before any file is read or written."""
     from keras_compact.utils.validation import require_in_range
 
-    _positive(args, ("epochs", "batch_size", "seq_len", "max_train_examples",
+    _positive(args, ("epochs", "batch_size", "max_train_examples",
                      "max_eval_examples", "max_per_section"))
+    if not isinstance(getattr(args, "seq_len", None), str):  # "auto", or refused by the job
+        _positive(args, ("seq_len",))
     _positive(args, ("learning_rate",), integer=False)
     require_in_range("--dropout", args.dropout, 0, 1)
 
@@ -93,6 +95,15 @@ _DATA_OPTIONS = ("train", "validation", "test", "text_column", "text_b_column",
                  "max_line_bytes", "quoting")
 # FinetuneJob arguments whose flag is not --name-with-dashes.
 _FLAG_NAMES = {"sequence_length": "--seq-len"}
+
+
+def sequence_length_flag(value):
+    """--seq-len: "auto" or a number of tokens (argparse `type`); anything else stays a
+    string that the library refuses, naming it."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def finetune_job_from_args(args):
@@ -240,10 +251,15 @@ def register(subparsers):
                         help="SentencePiece model (the section task; same as --tokenizer).")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--seq-len", type=sequence_length_flag, default="auto",
+                        metavar="N|auto",
+                        help=f"Packed length (default auto: the {AUTO_PERCENTILE}th percentile "
+                        "of the training texts' token counts, rounded up to a multiple of 8, "
+                        "at most the backbone's position table).")
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help=f"Peak AdamW rate (default {PRETRAINED_LEARNING_RATE:g} with "
-                        f"--backbone, {FRESH_LEARNING_RATE:g} for a fresh backbone).")
+                        help="Peak AdamW rate (default: 5e-5 x 768 / the backbone's width "
+                        "for --backbone, within 2e-5..3e-4, e.g. 1e-4 for MiniLM-L6; "
+                        f"{FRESH_LEARNING_RATE:g} for a fresh backbone).")
     parser.add_argument("--dropout", type=float, default=0.1,
                         help="Dropout before the output layer.")
     parser.add_argument("--max-train-examples", type=int, default=None,

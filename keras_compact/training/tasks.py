@@ -15,7 +15,8 @@ The library side of `keras-compact finetune / evaluate / predict`
 - `load_task_model`, `evaluate_split`, `predict_rows`: read such a run back.
 
 Datasets come from `keras_compact.tasks` (tf.data, TF-only input side); the
-model trains on any Keras backend.
+model trains on any Keras backend. A little over 500 lines on purpose: how a
+task model is loaded, trained, saved and read back is one format, read together.
 """
 
 import json
@@ -73,7 +74,8 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
             Hugging Face folder itself, or the tokenizer saved inside the
             `.keras` file's preprocessor, else the one beside it
             (vocab/spm.model, vocab.txt).
-        sequence_length: a fresh backbone's position table is at least this long.
+        sequence_length: a fresh backbone's position table is at least this long
+            (None: the preset's, and no check).
 
     Returns:
         The backbone, a `keras_compact.tokenizers` tokenizer
@@ -131,7 +133,8 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
         text_tokenizer = load_tokenizer(tokenizer)
         overrides = dict(config or {})
         overrides["vocabulary_size"] = _tokenizer_size(text_tokenizer)
-        overrides.setdefault("max_sequence_length", sequence_length)
+        if sequence_length is not None:
+            overrides.setdefault("max_sequence_length", sequence_length)
         model = CompactBackbone.from_preset(preset, **overrides)
         description = f"fresh {preset}"
     size = _tokenizer_size(text_tokenizer)
@@ -139,7 +142,7 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
         raise ValueError(f"The tokenizer {source!r} has {size} tokens but the backbone's "
                          f"table has {model.vocabulary_size}; pass the tokenizer it was "
                          "trained with.")
-    if model.max_sequence_length < sequence_length:
+    if sequence_length is not None and model.max_sequence_length < sequence_length:
         raise ValueError(f"sequence_length={sequence_length} exceeds the backbone's position "
                          f"table ({model.max_sequence_length}); lower sequence_length.")
     description += (f"; tokenizer: {type(text_tokenizer).__name__} {source} "
@@ -150,16 +153,41 @@ def load_backbone_and_tokenizer(backbone=None, preset=None, config=None, tokeniz
 # ------------------------------------------------------------ compile / fit
 
 
+def _glue_task(name):
+    return name if name in ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte",
+                            "wnli") else None
+
+
 def compile_task_model(model, labels, optimizer, name=None):
     """The task kind's loss and Keras metrics (`keras_compact.tasks.kinds`)."""
     from keras_compact.tasks.kinds import task_kind
 
-    glue = name if name in ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte",
-                            "wnli") else None
     kind = task_kind(labels.kind)
     model.compile(optimizer=optimizer, loss=kind.loss(),
-                  metrics=kind.keras_metrics(labels.num_classes, glue))
+                  metrics=kind.keras_metrics(labels.num_classes, _glue_task(name)))
     return model
+
+
+def best_epoch_callback(task, epochs):
+    """`keras.callbacks.EarlyStopping` that never stops but restores the best epoch.
+
+    It watches the validation value of the task's first metric when the
+    compiled model logs it (`compile_task_model`: val_accuracy,
+    val_matthews_corrcoef, val_pearson), else val_loss; `patience=epochs`
+    lets every epoch run and `restore_best_weights` leaves the best epoch's
+    weights (the first of equals) in the model when `fit` ends.
+    """
+    import keras
+
+    from keras_compact.tasks.kinds import task_kind
+
+    labels = task["labels"]
+    logged = [m.name for m in task_kind(labels.kind).keras_metrics(
+        labels.num_classes, _glue_task(task.get("name")))]
+    metric = task["metrics"][0] if task["metrics"][0] in logged else "loss"
+    return keras.callbacks.EarlyStopping(monitor=f"val_{metric}", patience=epochs,
+                                         mode="min" if metric == "loss" else "max",
+                                         restore_best_weights=True)
 
 
 def predict_outputs(model, dataset):
@@ -305,7 +333,12 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
             teacher keeps its recorded figures with True.
 
     Returns:
-        A dict: "classifier", "scores" (split -> metric -> value), "paths".
+        A dict: "classifier", "scores" (split -> metric -> value), "paths",
+        "history" (Keras'), "training" (also in task.json): "epochs",
+        "learning_rate", "kept_epoch" (1-based: with a validation split the
+        model saved is the epoch with the best validation value of the
+        task's first metric, `best_epoch_callback`) and "kept_by" (the
+        value watched, e.g. "val_accuracy"; None without validation).
 
     Example:
     ```python
@@ -360,16 +393,26 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
     print(f"Fine-tuning {backbone.count_params():,} backbone parameters: {epochs} epochs of "
           f"{steps_per_epoch} steps, batch {batch_size}, AdamW peak {learning_rate:g}",
           flush=True)
+    # With a validation split the saved model is its best epoch's (no resume
+    # within a fit here, so the best weights can live in memory).
+    best = best_epoch_callback(task, epochs) if validation is not None else None
     history = classifier.fit(
         train, validation_data=validation, epochs=epochs, **steps,
         verbose=0, shuffle=False,
-        callbacks=[keras.callbacks.TerminateOnNaN()] + ([_epoch_printer()] if verbose else []))
+        callbacks=[keras.callbacks.TerminateOnNaN()] + ([_epoch_printer()] if verbose else [])
+        + ([best] if best else []))
     losses = history.history.get("loss", [])
     if len(losses) < epochs or not np.isfinite(losses).all():
         raise ValueError(f"Training diverged: the loss became NaN or infinite in epoch "
                          f"{len(losses)} of {epochs} (learning_rate={learning_rate:g}); "
                          f"nothing was saved in {output_dir!r}. Lower learning_rate and "
                          "train again.")
+    training = {"epochs": epochs, "learning_rate": learning_rate, "kept_epoch": epochs,
+                "kept_by": None}
+    if best is not None and best.best is not None:
+        training.update(kept_epoch=best.best_epoch + 1, kept_by=best.monitor)
+        print(f"Kept epoch {best.best_epoch + 1} of {epochs}: best {best.monitor} "
+              f"{best.best:.4f}", flush=True)
     scores = {}
     for split, spec in [*task["validation"].items(), *task["test"].items()]:
         if getattr(spec, "label_column", "in memory") is None:
@@ -378,9 +421,10 @@ def finetune_task(task, backbone, tokenizer, output_dir, epochs=3, batch_size=32
                                        batch_size=batch_size)
         print(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores[split].items()),
               flush=True)
-    info = dict(task_info(task, sequence_length), scores=scores)
+    info = dict(task_info(task, sequence_length), scores=scores, training=training)
     paths = save_task_model(classifier, output_dir, info)
-    return {"classifier": classifier, "scores": scores, "paths": paths}
+    return {"classifier": classifier, "scores": scores, "paths": paths, "training": training,
+            "history": history.history}
 
 
 # ----------------------------------------------------------- reading back

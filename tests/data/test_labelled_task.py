@@ -111,7 +111,9 @@ def test_finetune_writes_a_classifier_that_reloads(tmp_path, spm_model, capsys):
                                 **json.loads(TINY_CONFIG)).save(backbone_path)
     assert main(["finetune", "--output-dir", str(tmp_path / "run2"), "--backbone",
                  backbone_path] + common) == 0
-    assert "peak 5e-05" in capsys.readouterr().out
+    # The default rate follows the backbone's width (16 here: the 3e-4 ceiling).
+    assert "Learning rate 0.0003 (default for a pretrained backbone of width 16" in \
+        capsys.readouterr().out
     assert (tmp_path / "run2" / "classifier.keras").exists()
 
 
