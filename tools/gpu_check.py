@@ -85,10 +85,25 @@ def plan(smoke):
 
 
 # ------------------------------------------------------------------ sizes and FLOPs
+def get_preset_config(name):
+    """keras_compact's preset arguments, read without importing the package.
+
+    `import keras_compact` needs TensorFlow (its preprocessing is TF-only);
+    the keras-hub and PyTorch runs must not, so that they still run on a
+    machine without TensorFlow.
+    """
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                        "keras_compact", "models", "presets.py")
+    spec = importlib.util.spec_from_file_location("_keras_compact_presets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_preset_config(name)
+
+
 def model_config(role, smoke):
     """Constructor arguments of the ALBERT model, the distillation teacher or student."""
-    from keras_compact.models.presets import get_preset_config
-
     sizes = (SMOKE if smoke else FULL)[role]
     if "preset" in sizes:
         config = get_preset_config(sizes["preset"])
@@ -136,21 +151,25 @@ def random_batch(batch, seq, vocab, seed=0):
 
 def albert_step(run, smoke):
     import keras
-    import keras_hub
-
-    from keras_compact import CompactBackbone
-    from keras_compact.models.pretrainer import AlbertPretrainer
-    from keras_compact.optimizers import make_lamb_optimizer
 
     keras.mixed_precision.set_global_policy(run["policy"])
     config = model_config("albert", smoke)
     x, mask_positions, mlm = random_batch(run["batch"], run["seq"], config["vocabulary_size"])
-    optimizer = make_lamb_optimizer(run["batch"], total_steps=10_000)
+    # The same plain LAMB for both (keras_compact's make_lamb_optimizer adds a
+    # schedule and excludes LayerNorm / biases from decay; the keras-hub run
+    # must not import keras_compact).
+    optimizer = keras.optimizers.Lamb(learning_rate=1e-3, weight_decay=0.01,
+                                      global_clipnorm=1.0)
     if run["impl"] == "keras_compact":
+        from keras_compact import CompactBackbone
+        from keras_compact.models.pretrainer import AlbertPretrainer
+
         model = AlbertPretrainer(CompactBackbone(**config, dtype=run["policy"]))
         model.compile(optimizer=optimizer, jit_compile=True)
         x = dict(x, mask_positions=mask_positions)
         return model, lambda: model.train_on_batch(x, mlm)
+    import keras_hub
+
     backbone = keras_hub.models.AlbertBackbone(
         vocabulary_size=config["vocabulary_size"], num_layers=config["num_layers"],
         num_heads=config["num_heads"], embedding_dim=config["embedding_dim"],
@@ -364,7 +383,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps (CPU)")
     parser.add_argument("--budget", type=float, default=None,
-                        help="seconds for all runs (default 450; 100 with --smoke)")
+                        help="seconds for all runs (default 450; 240 with --smoke)")
     parser.add_argument("--json", default=None, help="default: $OUT/gpu_check.json if $OUT is set")
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -384,10 +403,13 @@ def main():
             except Exception as error:  # noqa: BLE001 - reported in the table, the rest runs
                 message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
                 status = message if message.startswith("skipped:") else f"failed: {message}"
+                if isinstance(error, ModuleNotFoundError):
+                    status = (f"skipped: the {error.name} package is not installed here "
+                              f"(pip install {error.name.split('.')[0].replace('_', '-')})")
                 print("RESULT " + json.dumps(dict(run, index=index, status=status)), flush=True)
         return None
     sizes = SMOKE if args.smoke else FULL
-    deadline = time.perf_counter() + (args.budget or (100 if args.smoke else 450))
+    deadline = time.perf_counter() + (args.budget or (240 if args.smoke else 450))
     name = gpu_name()
     peak = bf16_peak(name)
     print(f"device: {name or 'no NVIDIA GPU (nvidia-smi)'}; dense bf16 peak "
