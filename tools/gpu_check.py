@@ -34,7 +34,7 @@ for training; the distillation step counts the teacher's forward (2 x) and
 the student's training (6 x).
 
     python tools/gpu_check.py                  # on the device machine
-    python tools/gpu_check.py --smoke          # tiny sizes on CPU, < 2 minutes
+    python tools/gpu_check.py --smoke          # tiny sizes on a CPU, all runs in one process
 """
 
 import argparse
@@ -403,9 +403,11 @@ def main():
             except Exception as error:  # noqa: BLE001 - reported in the table, the rest runs
                 message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
                 status = message if message.startswith("skipped:") else f"failed: {message}"
-                if isinstance(error, ModuleNotFoundError):
-                    status = (f"skipped: the {error.name} package is not installed here "
-                              f"(pip install {error.name.split('.')[0].replace('_', '-')})")
+                if isinstance(error, ModuleNotFoundError) and error.name:
+                    package = error.name.split(".")[0].replace("_", "-")
+                    status = f"skipped: {package} is not installed here (pip install {package})"
+                    if package == "tensorflow":  # keras_compact's TF-only preprocessing
+                        status += "; import keras_compact needs it"
                 print("RESULT " + json.dumps(dict(run, index=index, status=status)), flush=True)
         return None
     sizes = SMOKE if args.smoke else FULL

@@ -26,7 +26,6 @@ sequence 64; about 2 minutes on 2 cores), so the tool runs anywhere:
 
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
