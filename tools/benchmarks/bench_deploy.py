@@ -142,6 +142,7 @@ def build(model_kind, work_dir, classifier_path=None):
 def train_baselines(out):
     """TF-IDF + LR and fastText on the task's training split (each if installed)."""
     from keras_compact.data.labelled_task import load_section_task
+    from keras_compact.utils.atomic import atomic_file
 
     train = load_section_task()["train"]
     texts, labels = [t for t, _ in train], [y for _, y in train]
@@ -152,10 +153,11 @@ def train_baselines(out):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                                 LogisticRegression(C=10.0, max_iter=2000))
-        with open(os.path.join(out, "tfidf.pkl"), "wb") as handle:
-            pickle.dump(pipeline.fit(texts, labels), handle)
+        pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
+                                                 min_df=2),
+                                 LogisticRegression(C=10.0, max_iter=1000)).fit(texts, labels)
+        with atomic_file(os.path.join(out, "tfidf.pkl")) as temp, open(temp, "wb") as handle:
+            pickle.dump(pipeline, handle)
     except ImportError:
         print("# tfidf baseline skipped: pip install scikit-learn", file=sys.stderr)
     try:
