@@ -328,9 +328,7 @@ def predicted_labels(name, output):
         output = output["logits"]
     elif isinstance(output, list):
         output = output[0]
-    if hasattr(output, "detach"):
-        output = output.detach().numpy()
-    return np.asarray(output).argmax(-1)
+    return np.asarray(output.detach() if hasattr(output, "detach") else output).argmax(-1)
 
 
 def accuracies(runners, count, batch=32):
