@@ -35,6 +35,9 @@ the student's training (6 x).
 
     python tools/gpu_check.py                  # on the device machine
     python tools/gpu_check.py --smoke          # tiny sizes on a CPU, all runs in one process
+
+`--smoke` checks that every run works; its figures (one process, a few
+steps, thread pools of three frameworks sharing the CPU) are not measurements.
 """
 
 import argparse
