@@ -386,7 +386,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps (CPU)")
     parser.add_argument("--budget", type=float, default=None,
-                        help="seconds for all runs (default 450; 240 with --smoke)")
+                        help="seconds for all runs (default 450; 300 with --smoke)")
     parser.add_argument("--json", default=None, help="default: $OUT/gpu_check.json if $OUT is set")
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -414,7 +414,7 @@ def main():
                 print("RESULT " + json.dumps(dict(run, index=index, status=status)), flush=True)
         return None
     sizes = SMOKE if args.smoke else FULL
-    deadline = time.perf_counter() + (args.budget or (240 if args.smoke else 450))
+    deadline = time.perf_counter() + (args.budget or (300 if args.smoke else 450))
     name = gpu_name()
     peak = bf16_peak(name)
     print(f"device: {name or 'no NVIDIA GPU (nvidia-smi)'}; dense bf16 peak "
