@@ -399,7 +399,8 @@ def main():
         for index, run in enumerate(runs):
             left = end - time.perf_counter()
             if left < (SMOKE if args.smoke else FULL)["min_run_s"] / 3:
-                print(f"RESULT {json.dumps(dict(run, index=index, status=f'skipped: {left:.0f} s of the budget left'))}")
+                status = f"skipped: {left:.0f} s of the budget left"
+                print("RESULT " + json.dumps(dict(run, index=index, status=status)), flush=True)
                 continue
             try:
                 run_one(dict(run, index=index), args.smoke)
