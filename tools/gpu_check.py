@@ -303,10 +303,11 @@ def run_one(run, smoke):
         step()
         times.append(time.perf_counter() - tick)
     step_s = statistics.median(times)
+    tokens_per_s = run["batch"] * run["seq"] / step_s
     result = dict(run, status="ok", steps=len(times), step_ms=1000 * step_s,
-                  tokens_per_s=run["batch"] * run["seq"] / step_s,
-                  build_and_compile_s=compiled_s,
-                  model_tflops=run["batch"] * run["seq"] / step_s * flops_per_token(run, smoke) / 1e12, peak_memory_bytes=peak_memory_bytes(run["impl"]),
+                  tokens_per_s=tokens_per_s, build_and_compile_s=compiled_s,
+                  model_tflops=tokens_per_s * flops_per_token(run, smoke) / 1e12,
+                  peak_memory_bytes=peak_memory_bytes(run["impl"]),
                   parameters=int(sum(p.numel() for p in model.parameters()))
                   if run["impl"] == "pytorch" else int(model.count_params()))
     print("RESULT " + json.dumps(result), flush=True)
