@@ -424,7 +424,7 @@ def main():
                         help="interleaved rounds; the fastest call is kept")
     parser.add_argument("--work-dir", default="/tmp/keras_compact_deploy")
     parser.add_argument("--classifier", default=None,
-                        help="a fine-tuned classifier.keras (task.json and vocab/spm.model beside it)")
+                        help="a fine-tuned classifier.keras (task.json, vocab/spm.model beside)")
     parser.add_argument("--accuracy-examples", type=int, default=500,
                         help="test paragraphs for each task runtime's accuracy (0: none)")
     parser.add_argument("--png", default=None,
