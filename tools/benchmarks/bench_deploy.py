@@ -22,14 +22,22 @@ Runtimes (each gets the same strings; each tokenizes as its users would):
   or transformers' fast tokenizer (MiniLM);
 - torch: transformers' `BertModel` (plus the classifier's Dense head) with
   the same weights (keras_compact.convert.to_huggingface for the task model,
-  the checkpoint itself for MiniLM), the same tokenizers as onnxruntime.
+  the checkpoint itself for MiniLM), the same tokenizers as onnxruntime;
+- tfidf / fasttext (task model only): raw-text baselines trained here on the
+  task's training split, TF-IDF word 1-2-grams + logistic regression
+  (scikit-learn) and a fastText supervised classifier (the `fasttext`
+  package).
+
+A runtime whose package is missing is skipped, naming what to install. The
+first thread setting also measures each task runtime's test accuracy
+(`--accuracy-examples`); a PNG plots it against batch-1 latency (`--png`).
 
 Each thread setting runs in its own process (TensorFlow fixes its thread
 pools at start-up); within it the runtimes take turns over interleaved
 rounds and the fastest call is kept (on a shared machine the least
 disturbed one). Prints ms per batch and ratios, from one run:
 
-    python tools/benchmarks/bench_deploy.py --models task minilm --threads 1 0   # 0 = all
+    python tools/benchmarks/bench_deploy.py --models task minilm --threads 1 2
 """
 
 import argparse
@@ -45,7 +53,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SEQ_LEN = 128
 RUNTIMES = ("keras", "savedmodel", "savedmodel_int8", "litert", "litert_int8",
-            "onnxruntime", "onnxruntime_int8", "torch")
+            "onnxruntime", "onnxruntime_int8", "torch", "tfidf", "fasttext")
+# What to install for each peer runtime: a missing one skips that runtime only.
+PEER_PACKAGES = {"onnxruntime": "onnxruntime", "onnxruntime_int8": "onnxruntime",
+                 "torch": "torch transformers", "tfidf": "scikit-learn",
+                 "fasttext": "fasttext-wheel"}
+
+
+class SkipRuntime(Exception):
+    """A runtime that cannot run here; the message says why and what to install."""
 
 
 # --------------------------------------------------------------------------- build
@@ -113,11 +129,53 @@ def build(model_kind, work_dir, classifier_path=None):
         hf_dir = os.path.join(out, "hf")
     else:
         hf_dir = tokenizer
+    if model_kind == "task":
+        train_baselines(out)
     manifest = {"kind": model_kind, "tokenizer": tokenizer, "hf_dir": hf_dir,
                 "parameters": int(model.count_params())}
     with open(manifest_path, "w") as handle:
         json.dump(manifest, handle)
     return manifest
+
+
+def train_baselines(out):
+    """TF-IDF + LR and fastText on the task's training split (each if installed)."""
+    from keras_compact.data.labelled_task import load_section_task
+    from keras_compact.utils.atomic import atomic_file
+
+    train = load_section_task()["train"]
+    texts, labels = [t for t, _ in train], [y for _, y in train]
+    try:
+        import pickle
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True,
+                                                 min_df=2),
+                                 LogisticRegression(C=10.0, max_iter=1000)).fit(texts, labels)
+        with atomic_file(os.path.join(out, "tfidf.pkl")) as temp, open(temp, "wb") as handle:
+            pickle.dump(pipeline, handle)
+    except ImportError:
+        print("# tfidf baseline skipped: pip install scikit-learn", file=sys.stderr)
+    try:
+        import fasttext
+    except ImportError:
+        print("# fasttext baseline skipped: pip install fasttext-wheel", file=sys.stderr)
+        return
+    path = os.path.join(out, "fasttext_train.txt")
+    with open(path, "w", encoding="utf-8") as handle:
+        for text, label in train:
+            handle.write(f"__label__{label} {_one_line(text)}\n")
+    # 200k bigram buckets of 64 dims: 60 MB instead of the default 2M x 100 (800 MB).
+    fasttext.train_supervised(path, epoch=10, wordNgrams=2, dim=64, bucket=200_000, seed=0,
+                              thread=1, verbose=0).save_model(os.path.join(out, "fasttext.bin"))
+    os.remove(path)
+
+
+def _one_line(text):  # fastText reads one example per line
+    return " ".join(text.split())
 
 
 # --------------------------------------------------------------------------- measure
@@ -163,7 +221,35 @@ def host_tokenizer(manifest):
 
 
 def make_runner(name, manifest, out, threads):
+    """A function of a list of strings for runtime `name`; SkipRuntime if it cannot run."""
+    if name in ("tfidf", "fasttext") and manifest["kind"] != "task":
+        raise SkipRuntime(f"{name}: a text classifier baseline, task model only")
+    try:
+        return _runner(name, manifest, out, threads)
+    except ImportError:
+        raise SkipRuntime(f"{name}: pip install {PEER_PACKAGES.get(name, name)}") from None
+
+
+def _runner(name, manifest, out, threads):
     import numpy as np
+
+    if name == "tfidf":
+        import pickle
+
+        path = os.path.join(out, "tfidf.pkl")
+        if not os.path.isfile(path):
+            raise SkipRuntime("tfidf: not trained (delete the work dir to rebuild)")
+        with open(path, "rb") as handle:
+            pipeline = pickle.load(handle)
+        return pipeline.predict_proba
+    if name == "fasttext":
+        import fasttext
+
+        path = os.path.join(out, "fasttext.bin")
+        if not os.path.isfile(path):
+            raise SkipRuntime("fasttext: not trained (delete the work dir to rebuild)")
+        model = fasttext.load_model(path)
+        return lambda texts: model.predict([_one_line(t) for t in texts])
 
     if name in ("keras",):
         import keras
@@ -232,6 +318,35 @@ def make_runner(name, manifest, out, threads):
     raise ValueError(name)
 
 
+def predicted_labels(name, output):
+    """Class ids from one runtime's output for a batch (task model)."""
+    import numpy as np
+
+    if name == "fasttext":
+        return np.array([int(labels[0].replace("__label__", "")) for labels in output[0]])
+    if isinstance(output, dict):
+        output = output["logits"]
+    elif isinstance(output, list):
+        output = output[0]
+    return np.asarray(output.detach() if hasattr(output, "detach") else output).argmax(-1)
+
+
+def accuracies(runners, count, batch=32):
+    """Each runner's accuracy on the first `count` test paragraphs."""
+    import numpy as np
+
+    from keras_compact.data.labelled_task import load_section_task
+
+    test = load_section_task()["test"][:count]
+    texts, labels = [t for t, _ in test], np.array([y for _, y in test])
+    scores = {}
+    for name, run in runners.items():
+        predicted = np.concatenate([predicted_labels(name, run(texts[i: i + batch]))
+                                    for i in range(0, len(texts), batch)])
+        scores[name] = float((predicted == labels).mean())
+    return scores
+
+
 def child(args):
     """One thread setting: prints one JSON line of {runtime: {batch: ms}}."""
     threads = args.threads[0] or os.cpu_count()
@@ -239,13 +354,18 @@ def child(args):
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import torch
-
-    torch.set_num_threads(threads)
     manifest = build(args.models[0], args.work_dir, args.classifier)
     out = os.path.join(args.work_dir, args.models[0])
     texts = long_texts()
-    runners = {name: make_runner(name, manifest, out, threads) for name in args.runtimes}
+    runners, skipped = {}, {}
+    for name in args.runtimes:
+        try:
+            runners[name] = make_runner(name, manifest, out, threads)
+        except SkipRuntime as reason:
+            skipped[name] = str(reason)
+            print(f"# skipped {reason}", file=sys.stderr, flush=True)
+    scores = (accuracies(runners, args.accuracy_examples)
+              if args.accuracy_examples and manifest["kind"] == "task" else {})
     for run in runners.values():  # warm-up: tracing, allocation
         for b in args.batches:
             run(texts[:b])
@@ -260,14 +380,41 @@ def child(args):
               + json.dumps({n: {b: round(min(v), 1) for b, v in per.items()}
                             for n, per in samples.items()}), file=sys.stderr, flush=True)
     results = {name: {b: min(v) for b, v in per.items()} for name, per in samples.items()}
-    print(json.dumps({"threads": threads, "results": results}), flush=True)
+    print(json.dumps({"threads": threads, "results": results, "skipped": skipped,
+                      "accuracy": scores}), flush=True)
+
+
+def plot(measured, path):
+    """Accuracy against batch-1 latency, one marker per runtime and thread setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = next((m["accuracy"] for m in measured if m["accuracy"]), {})
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for marker, m in zip("os^v", measured):
+        for name, accuracy in scores.items():
+            ms = m["results"].get(name, {}).get("1")
+            if ms:
+                axes.scatter(ms, 100 * accuracy, marker=marker)
+                axes.annotate(f"{name} ({m['threads']}t)", (ms, 100 * accuracy), fontsize=7,
+                              xytext=(3, 3), textcoords="offset points")
+    axes.set(xscale="log", xlabel="batch-1 latency, ms (log scale)",
+             ylabel="test accuracy, % (bundled section task)",
+             title="Accuracy against latency, raw text in")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    print(f"\nPNG: {path}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["task", "minilm"],
                         choices=["task", "minilm"])
-    parser.add_argument("--threads", nargs="+", type=int, default=[1, 0],
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2],
                         help="intra-op threads per setting; 0 = all cores")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
@@ -277,24 +424,35 @@ def main():
                         help="interleaved rounds; the fastest call is kept")
     parser.add_argument("--work-dir", default="/tmp/keras_compact_deploy")
     parser.add_argument("--classifier", default=None,
-                        help="the demo's fine-tuned classifier.keras (labels.json beside it)")
+                        help="a fine-tuned classifier.keras (task.json, vocab/spm.model beside)")
+    parser.add_argument("--accuracy-examples", type=int, default=500,
+                        help="test paragraphs for each task runtime's accuracy (0: none)")
+    parser.add_argument("--png", default=None,
+                        help="accuracy-vs-latency plot (default WORK_DIR/accuracy_latency.png)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    task_measured = []
     for kind in args.models:
         build(kind, args.work_dir, args.classifier)  # once, before timing
-        for threads in args.threads:
+        for index, threads in enumerate(args.threads):
             command = [sys.executable, os.path.abspath(__file__), "--child", "--models", kind,
                        "--threads", str(threads), "--seconds", str(args.seconds),
                        "--rounds", str(args.rounds),
+                       "--accuracy-examples", str(args.accuracy_examples if index == 0 else 0),
                        "--work-dir", args.work_dir, "--batches", *map(str, args.batches),
                        "--runtimes", *args.runtimes]
             if args.classifier:
                 command += ["--classifier", args.classifier]
             line = subprocess.run(command, check=True, stdout=subprocess.PIPE,
                                   text=True).stdout.strip().splitlines()[-1]
-            report(kind, json.loads(line), args.batches)
+            measured = json.loads(line)
+            report(kind, measured, args.batches)
+            if kind == "task":
+                task_measured.append(measured)
+    if any(m["accuracy"] for m in task_measured):
+        plot(task_measured, args.png or os.path.join(args.work_dir, "accuracy_latency.png"))
 
 
 def report(kind, measured, batches):
@@ -327,6 +485,10 @@ def report(kind, measured, batches):
     if oq and ort_:
         pairs += [f"ONNX Runtime int8 vs ONNX Runtime float32 at batch {b}: "
                   f"{ort_[str(b)] / oq[str(b)]:.2f}x" for b in batches]
+    if measured.get("accuracy"):
+        pairs.append("accuracy on the first test paragraphs: " + ", ".join(
+            f"{name} {100 * value:.2f}%" for name, value in measured["accuracy"].items()))
+    pairs += [f"skipped {reason}" for reason in measured.get("skipped", {}).values()]
     for line in pairs:
         print(f"- {line}")
     sys.stdout.flush()
