@@ -28,8 +28,8 @@ def train(initial_weights, features, labels):
 
 
 def main(batch_file):
-    from keras_compact.jax_distribution import data_parallel
-    from keras_compact.jax_distribution import model_parallel
+    from keras_compact.distribution import data_parallel
+    from keras_compact.distribution import model_parallel
 
     arrays = np.load(batch_file)
     features = {k[2:]: arrays[k] for k in arrays if k.startswith("x_")}
