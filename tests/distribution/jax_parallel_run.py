@@ -1,4 +1,4 @@
-"""Helper process for test_jax_distribution.py (KERAS_BACKEND=jax, 4 forced
+"""Helper process for test_jax_parallel.py (KERAS_BACKEND=jax, 4 forced
 host devices): 3 training steps single-device, data-parallel and
 model-parallel from the same weights on the same batches."""
 
