@@ -6,6 +6,7 @@ whole suite on TensorFlow and the `multi_backend` tests again on JAX and torch
 """
 
 import os
+import types
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -66,6 +67,29 @@ def spm_model(corpus_dir, request):
             text = default_corpus_text_file(str(corpus_dir / "python_docs.txt"))
             train_vocabulary(text, str(model), **settings)
     return str(model)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, spm_model):
+    """A small classifier and its export as version 1 of BASE/sections (the
+    settings of tests/export/conftest.py), shared by tests/export and tests/cli.
+
+    Returns a namespace with `model`, `path` (the version directory), `base`
+    (pathlib.Path of BASE), `seq_len` and `labels`.
+    """
+    from keras_compact import CompactBackbone
+    from keras_compact import TextClassifier
+    from keras_compact.export import export_for_serving
+    from tests.export.conftest import LABELS
+    from tests.export.conftest import SEQ_LEN
+    from tests.export.conftest import TINY
+
+    model = TextClassifier(CompactBackbone(**TINY), num_classes=len(LABELS))
+    base = tmp_path_factory.mktemp("serving")
+    path = export_for_serving(model, spm_model, str(base), "sections", seq_len=SEQ_LEN,
+                              label_names=LABELS)
+    return types.SimpleNamespace(model=model, path=path, base=base, seq_len=SEQ_LEN,
+                                 labels=LABELS)
 
 
 def pytest_report_header(config):

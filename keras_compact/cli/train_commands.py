@@ -89,7 +89,7 @@ def _job_from_args(args, base_config=None):
 def _strategy(name):
     if name == "none":
         return None
-    from keras_compact.distribute import make_strategy
+    from keras_compact.distribution import make_strategy
 
     return make_strategy(name)
 

@@ -10,7 +10,7 @@ import shutil
 import keras
 import numpy as np
 
-from keras_compact.distribute import is_chief
+from keras_compact.distribution import is_chief
 from keras_compact.utils.atomic import atomic_directory
 from keras_compact.utils.atomic import atomic_file
 from keras_compact.utils.atomic import clean_stale_temporaries
@@ -110,7 +110,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     Under MultiWorkerMirroredStrategy every worker restores from
     `backup_dir` (which must be on storage they share) but only the chief
-    (`keras_compact.distribute.is_chief()`) writes to it.
+    (`keras_compact.distribution.is_chief()`) writes to it.
 
     Args:
         backup_dir: str. Directory of the backups.

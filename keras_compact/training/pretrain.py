@@ -10,11 +10,11 @@ import os
 
 import keras
 
-from keras_compact.distribute import is_chief
+from keras_compact.distribution import is_chief
 from keras_compact.models.backbone import CompactBackbone
 from keras_compact.models.pretrainer import AlbertPretrainer
 from keras_compact.optimizers import make_lamb_optimizer
-from keras_compact.plotting import plot_training_curves
+from keras_compact.analysis import plot_training_curves
 from keras_compact.training.checkpointing import AtomicBackupAndRestore
 from keras_compact.training.checkpointing import EpochHistoryLogger
 from keras_compact.training.checkpointing import resumed_input
@@ -149,7 +149,7 @@ def run_pretraining(
 
     Under MultiWorkerMirroredStrategy (`TF_CONFIG`) every worker trains,
     restores from `output_dir/backup` (shared storage) and only the chief
-    (`keras_compact.distribute.is_chief`) writes anything.
+    (`keras_compact.distribution.is_chief`) writes anything.
 
     Returns:
         dict with "pretrainer", "history" (all epochs, resumed ones

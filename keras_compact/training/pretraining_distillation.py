@@ -118,7 +118,7 @@ def run_pretraining_distillation(job, strategy=None, verbose="auto", callbacks=N
     import keras
 
     from keras_compact.tokenizers import load_tokenizer
-    from keras_compact.distribute import is_chief
+    from keras_compact.distribution import is_chief
     from keras_compact.optimizers import make_lamb_optimizer
     from keras_compact.training.checkpointing import AtomicBackupAndRestore
     from keras_compact.training.checkpointing import EpochHistoryLogger

@@ -177,7 +177,7 @@ def prepare_vocabulary(job):
     if os.path.exists(path):
         print(f"Using the vocabulary already trained for this run: {path}")
         return path
-    from keras_compact.distribute import is_chief
+    from keras_compact.distribution import is_chief
 
     if not is_chief():
         raise ValueError(
@@ -267,7 +267,7 @@ def run_job(job, strategy=None, verbose="auto", overwrite=False):
     unless `overwrite`.
     """
     from keras_compact.tokenizers import load_tokenizer
-    from keras_compact.distribute import is_chief
+    from keras_compact.distribution import is_chief
     from keras_compact.training.pretrain import PRETRAIN_OUTPUTS
     from keras_compact.training.pretrain import run_pretraining
     from keras_compact.utils.run_settings import check_run_settings

@@ -1,5 +1,5 @@
 """The distillation job's time estimate and `time_budget` sizing, on measured-like
-step times (the measuring itself runs in tests/training/test_distill_cli.py)."""
+step times (the measuring itself runs in tests/cli/test_distill_cli.py)."""
 
 import pytest
 

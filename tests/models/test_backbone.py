@@ -1,4 +1,3 @@
-import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -6,6 +5,10 @@ from keras import ops
 from keras_compact import CompactBackbone
 from tests.conftest import TINY_ALBERT
 from tests.conftest import random_inputs
+from tests.harness import check_export_round_trip
+from tests.harness import check_layer_serialization
+from tests.harness import check_mixed_precision
+from tests.harness import check_saved_keras_round_trip
 
 pytestmark = pytest.mark.multi_backend
 
@@ -41,21 +44,17 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
     backbone = CompactBackbone(
         **dict(TINY_ALBERT, num_hidden_groups=2, inner_group_num=2)
     )
-    inputs = random_inputs()
-    expected = _numpy(backbone(inputs))
-    path = str(tmp_path / "backbone.keras")
-    backbone.save(path)
-    restored = keras.saving.load_model(path)
-    assert isinstance(restored, CompactBackbone)
-    got = _numpy(restored(inputs))
-    for key in expected:
-        np.testing.assert_array_equal(expected[key], got[key])
+    check_saved_keras_round_trip(backbone, random_inputs(), tmp_path)
+
+
+def test_saved_model_export_round_trip(tmp_path):
+    backbone = CompactBackbone(**dict(TINY_ALBERT, num_layers=2))
+    check_export_round_trip(backbone, random_inputs(), tmp_path)
 
 
 def test_config_round_trip():
     backbone = CompactBackbone(**dict(TINY_ALBERT, sharing="ffn", dropout=0.1))
-    clone = CompactBackbone.from_config(backbone.get_config())
-    assert clone.get_config() == backbone.get_config()
+    clone = check_layer_serialization(backbone, random_inputs())
     assert clone.count_params() == backbone.count_params()
 
 
@@ -88,10 +87,7 @@ def test_bert_style_backbone_has_no_projection():
 
 
 def test_mixed_precision_backbone_runs():
-    backbone = CompactBackbone(**TINY_ALBERT, dtype="mixed_bfloat16")
-    outputs = backbone(random_inputs())
-    assert backbone.embeddings.token_embedding.embeddings.dtype == "float32"
-    assert "bfloat16" in str(outputs["sequence_output"].dtype)
+    check_mixed_precision(lambda: CompactBackbone(**TINY_ALBERT), random_inputs())
 
 
 def test_preset_overrides_and_unknown_preset():

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from tests.training.strategy_run import fit_three_steps
-from tests.training.strategy_run import load_batch
+from tests.distribution.strategy_run import fit_three_steps
+from tests.distribution.strategy_run import load_batch
 
 NEW_LOSSES = ("attention_kl", "value_relation", "qq_relation", "kk_relation",
               "vv_relation", "mlm", "sop", "soft_mlm")

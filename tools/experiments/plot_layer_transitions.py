@@ -2,7 +2,7 @@
 
 For each model, per layer, the L2 distance and cosine similarity between
 the layer's input and output embeddings (averaged over the tokens of the
-texts), drawn in one PNG (`keras_compact.layer_transitions`). The paper's
+texts), drawn in one PNG (`keras_compact.analysis.transitions`). The paper's
 comparison is between trained models: ALBERT's transitions are smoother
 than BERT's. Pass saved models (`.keras` backbones, pretrainers or
 classifiers) with --model NAME=PATH, or fresh presets with --preset (shapes
@@ -49,8 +49,8 @@ def main():
     from keras_compact import CompactBackbone
     from keras_compact.data.tokenizer import load_sentencepiece_processor
     from keras_compact.distill.augmentation import encode_texts
-    from keras_compact.layer_transitions import layer_transitions
-    from keras_compact.plotting import plot_layer_transitions
+    from keras_compact.analysis import layer_transitions
+    from keras_compact.analysis import plot_layer_transitions
 
     processor = load_sentencepiece_processor(args.vocab)
     features = encode_texts(processor, args.text or default_texts(), args.seq_len)

@@ -5,7 +5,7 @@ and output embeddings of each transformer layer: L2 distance and cosine
 similarity. With all parameters shared the transitions are smoother (they
 oscillate less from layer to layer) than in BERT. `layer_transitions`
 computes both per layer for any `CompactBackbone`; `plot_layer_transitions`
-in `keras_compact.plotting` draws them.
+in `keras_compact.analysis.plotting` draws them.
 
 Backend-agnostic (`keras.ops`).
 """

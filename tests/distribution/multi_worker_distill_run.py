@@ -13,7 +13,7 @@ def main(task_index, ports, weights_path, batch_file):
         os.environ["TF_CONFIG"] = json.dumps({
             "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
             "task": {"type": "worker", "index": task_index}})
-    from keras_compact.distribute import make_strategy
+    from keras_compact.distribution import make_strategy
 
     strategy = make_strategy("multi_worker") if task_index >= 0 else None
     import contextlib

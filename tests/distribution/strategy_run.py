@@ -25,7 +25,7 @@ def fit_three_steps(devices, build, batch_file):
     """
     import tensorflow as tf
 
-    from keras_compact.distribute import split_cpu
+    from keras_compact.distribution import split_cpu
 
     logical = split_cpu(2)  # both runs see the same devices; only one uses 2
     dataset = tf.data.Dataset.from_tensors(load_batch(batch_file)).repeat()

@@ -3,8 +3,8 @@ import pytest
 from keras import ops
 
 from keras_compact import CompactBackbone
-from keras_compact.layer_transitions import layer_transitions
-from keras_compact.plotting import plot_layer_transitions
+from keras_compact.analysis import layer_transitions
+from keras_compact.analysis import plot_layer_transitions
 from tests.conftest import TINY_ALBERT
 from tests.conftest import random_inputs
 

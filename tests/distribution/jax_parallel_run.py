@@ -1,4 +1,4 @@
-"""Helper process for test_jax_distribution.py (KERAS_BACKEND=jax, 4 forced
+"""Helper process for test_jax_parallel.py (KERAS_BACKEND=jax, 4 forced
 host devices): 3 training steps single-device, data-parallel and
 model-parallel from the same weights on the same batches."""
 
@@ -28,8 +28,8 @@ def train(initial_weights, features, labels):
 
 
 def main(batch_file):
-    from keras_compact.jax_distribution import data_parallel
-    from keras_compact.jax_distribution import model_parallel
+    from keras_compact.distribution import data_parallel
+    from keras_compact.distribution import model_parallel
 
     arrays = np.load(batch_file)
     features = {k[2:]: arrays[k] for k in arrays if k.startswith("x_")}

@@ -2,7 +2,7 @@
 
 `keras.distribution` shards variables and batches over a device mesh when
 the backend is JAX (TensorFlow uses `tf.distribute`, see
-`keras_compact.distribute`). Set the distribution *before* building the
+`keras_compact.distribution.tf_strategies`). Set the distribution *before* building the
 model: variables take their layout when they are created.
 
 - `data_parallel()`: every variable replicated, batches split over all
@@ -16,7 +16,7 @@ Example:
 ```python
 import keras
 from keras_compact import CompactBackbone
-from keras_compact.jax_distribution import model_parallel
+from keras_compact.distribution import model_parallel
 
 keras.distribution.set_distribution(model_parallel(model_devices=4))
 backbone = CompactBackbone.from_preset("albert_xxlarge")
@@ -37,7 +37,7 @@ def _check_backend():
     if keras.backend.backend() != "jax":
         raise ValueError(
             f"keras.distribution needs KERAS_BACKEND=jax, got {keras.backend.backend()!r}. "
-            "On TensorFlow use keras_compact.distribute.make_strategy('mirrored').")
+            "On TensorFlow use keras_compact.distribution.make_strategy('mirrored').")
 
 
 def data_parallel(devices=None):

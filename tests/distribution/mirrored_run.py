@@ -3,7 +3,7 @@ MirroredStrategy over 2 logical CPUs, from given weights on a given batch."""
 
 import sys
 
-from tests.training.strategy_run import fit_three_steps
+from tests.distribution.strategy_run import fit_three_steps
 
 
 def main(devices, init_weights, batch_file, out_weights, jit_compile="false"):

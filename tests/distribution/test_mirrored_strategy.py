@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 def _train(devices, tmp_path, jit_compile=False):
     out = str(tmp_path / f"final_{devices}_{int(jit_compile)}.weights.h5")
     result = subprocess.run(
-        [sys.executable, "-m", "tests.training.mirrored_run", str(devices),
+        [sys.executable, "-m", "tests.distribution.mirrored_run", str(devices),
          str(tmp_path / "init.weights.h5"), str(tmp_path / "batch.npz"), out,
          "jit" if jit_compile else "nojit"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,

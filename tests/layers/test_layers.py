@@ -6,6 +6,7 @@ from keras import ops
 from keras_compact.layers import FactorizedEmbedding
 from keras_compact.layers import ScoredMultiHeadAttention
 from keras_compact.layers import TransformerBlock
+from tests.harness import check_layer_serialization
 
 pytestmark = pytest.mark.multi_backend
 
@@ -21,6 +22,7 @@ def test_factorized_embedding_projects_to_hidden():
     assert tuple(layer.projection.kernel.shape) == (8, 24)
     # V*E + P*E + S*E + LayerNorm + E*H + H
     assert layer.count_params() == 50 * 8 + 16 * 8 + 2 * 8 + 2 * 8 + 8 * 24 + 24
+    check_layer_serialization(layer, (ids, np.zeros_like(ids)))
 
 
 def test_factorized_embedding_skips_projection_when_widths_match():
@@ -93,8 +95,7 @@ def test_block_returns_scores_and_round_trips_config():
     y, scores = block(x, return_attention_scores=True)
     assert tuple(y.shape) == (2, 5, 16)
     assert tuple(scores.shape) == (2, 2, 5, 5)
-    clone = TransformerBlock.from_config(block.get_config())
-    assert clone.get_config() == block.get_config()
+    check_layer_serialization(block, x, padding_mask=np.array([[1] * 5, [1] * 3 + [0] * 2]))
 
 
 def test_block_rejects_heads_that_do_not_divide_width():

@@ -30,7 +30,7 @@ def _free_ports(count):
 
 def _start(index, ports, tmp_path):
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.training.multi_worker_run", str(index),
+        [sys.executable, "-m", "tests.distribution.multi_worker_run", str(index),
          ",".join(map(str, ports)), str(tmp_path / "init.weights.h5"),
          str(tmp_path / "batch.npz"), str(tmp_path / f"run_{index}")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -80,7 +80,7 @@ def test_two_workers_distil_like_one_process(tmp_path):
 
     def start(index):
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.training.multi_worker_distill_run", str(index),
+            [sys.executable, "-m", "tests.distribution.multi_worker_distill_run", str(index),
              ",".join(map(str, ports)), str(tmp_path / "weights.weights.h5"),
              str(tmp_path / "batch.npz")],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

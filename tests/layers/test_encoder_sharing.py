@@ -3,6 +3,7 @@ import pytest
 from keras import ops
 
 from keras_compact.layers import SharedTransformerEncoder
+from tests.harness import check_layer_serialization
 
 pytestmark = pytest.mark.multi_backend
 
@@ -38,6 +39,10 @@ def test_groups_follow_albert_assignment():
     assert len(encoder.attention_sublayers) == 6
     expected = [[(2 * (l * 3 // 6) + i,) * 2 for i in range(2)] for l in range(6)]
     assert [list(blocks) for blocks in encoder.schedule] == expected
+    # Groups and inner groups survive serialization (a 2-layer twin: fewer calls).
+    small = _encoder(num_layers=2, num_hidden_groups=2, inner_group_num=2)
+    clone = check_layer_serialization(small, np.random.rand(2, 5, 16).astype("float32"))
+    assert clone.schedule == small.schedule
 
 
 def test_all_shared_reuses_one_block():

@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_compact.distill import losses
 from tests.conftest import random_inputs
-from tests.models.loss_refs import log_softmax, normal, scalar
+from tests.distill.loss_refs import log_softmax, normal, scalar
 
 pytestmark = pytest.mark.multi_backend
 

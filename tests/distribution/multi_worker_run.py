@@ -14,7 +14,7 @@ def main(task_index, ports, init_weights, batch_file, output_dir):
         os.environ["TF_CONFIG"] = json.dumps({
             "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
             "task": {"type": "worker", "index": task_index}})
-    from keras_compact.distribute import make_strategy
+    from keras_compact.distribution import make_strategy
 
     # Before any other TensorFlow op, as MultiWorkerMirroredStrategy needs.
     strategy = make_strategy("multi_worker") if task_index >= 0 else None

@@ -7,7 +7,7 @@ from keras import ops
 
 from keras_compact.distill import losses
 from tests.conftest import random_inputs
-from tests.models.loss_refs import normal, scalar, softmax
+from tests.distill.loss_refs import normal, scalar, softmax
 
 pytestmark = pytest.mark.multi_backend
 

@@ -22,7 +22,7 @@ def test_data_and_model_parallel_match_one_device(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2",
                XLA_FLAGS="--xla_force_host_platform_device_count=4")
     result = subprocess.run(
-        [sys.executable, "-m", "tests.training.jax_distribution_run", str(tmp_path / "batch.npz")],
+        [sys.executable, "-m", "tests.distribution.jax_parallel_run", str(tmp_path / "batch.npz")],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [l for l in result.stdout.splitlines() if l.startswith("REPORT ")][0]
