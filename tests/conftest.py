@@ -86,7 +86,7 @@ def exported(tmp_path_factory, spm_model):
 
     model = TextClassifier(CompactBackbone(**TINY), num_classes=len(LABELS))
     base = tmp_path_factory.mktemp("serving")
-    path = export_for_serving(model, spm_model, str(base), "sections", seq_len=SEQ_LEN,
+    path = export_for_serving(model, spm_model, str(base), "sections", sequence_length=SEQ_LEN,
                               label_names=LABELS)
     return types.SimpleNamespace(model=model, path=path, base=base, seq_len=SEQ_LEN,
                                  labels=LABELS)

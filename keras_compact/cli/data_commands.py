@@ -45,10 +45,10 @@ def register(subparsers):
     examples.add_argument("--vocab", required=True, metavar="PATH.model",
                           help="SentencePiece model from `keras-compact vocab`")
     examples.add_argument("--output-dir", required=True)
-    examples.add_argument("--max-seq-len", type=int, default=128)
+    examples.add_argument("--seq-len", type=int, default=128)
     examples.add_argument("--max-predictions", type=int, default=None,
                           help="mask slots per example (default: round(0.15 * "
-                          "max-seq-len) + 1, i.e. 20 for 128)")
+                          "seq-len) + 1, i.e. 20 for 128)")
     examples.add_argument("--task", default="sop", choices=("sop", "nsp"))
     examples.add_argument("--dupe-factor", type=int, default=1,
                           help="passes over the corpus, each with new pairs and masks")
@@ -92,16 +92,16 @@ def run_make_examples(args):
 
     max_predictions = args.max_predictions
     if max_predictions is None:
-        max_predictions = ngram_masking.default_max_predictions(args.max_seq_len,
+        max_predictions = ngram_masking.default_max_predictions(args.seq_len,
                                                                 args.masked_fraction)
     metadata = tfrecords.write_pretraining_tfrecords(
-        args.input or None, args.vocab, args.output_dir, max_seq_len=args.max_seq_len,
+        args.input or None, args.vocab, args.output_dir, sequence_length=args.seq_len,
         max_predictions=max_predictions, task=args.task, dupe_factor=args.dupe_factor,
         num_shards=args.num_shards, seed=args.seed, short_seq_prob=args.short_seq_prob,
         masked_fraction=args.masked_fraction, max_ngram=args.max_ngram, prefix=args.prefix,
         progress=not args.no_progress)
-    print(f"wrote {metadata['num_examples']} {args.task} examples (max_seq_len "
-          f"{metadata['max_seq_len']}, max_predictions {metadata['max_predictions']}) to "
+    print(f"wrote {metadata['num_examples']} {args.task} examples (sequence_length "
+          f"{metadata['sequence_length']}, max_predictions {metadata['max_predictions']}) to "
           f"{len(metadata['files'])} shard(s) in {args.output_dir}; "
           f"{metadata['documents']} documents, {metadata['skipped_short_documents']} skipped "
           "(fewer than 2 sentences)")

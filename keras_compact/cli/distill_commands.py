@@ -14,6 +14,8 @@ Rerunning the same command resumes at the first unfinished stage.
 
 import sys
 
+from keras_compact.cli.flags import flag_for
+from keras_compact.cli.flags import translate
 from keras_compact.cli.model_commands import parse_config_json
 
 
@@ -36,7 +38,7 @@ def add_distillation_arguments(parser, defaults=None):
     arg("--time-budget", type=float, default=base["time_budget"], metavar="MINUTES",
         help="Size --num-variants and the stages' epochs to fit this many minutes "
         "(timed on a few real steps); without it the estimated time is printed.")
-    arg("--seq-len", type=int, default=base["seq_len"])
+    arg("--seq-len", type=int, default=base["sequence_length"])
     arg("--batch-size", type=int, default=base["batch_size"])
     arg("--general-steps", type=int, default=base["general_steps"],
         help="General-distillation steps on the corpus (needs --pretrained).")
@@ -114,7 +116,7 @@ def job_from_args(args, output_dir, vocab, teacher, pretrained, tokenizer=None, 
         student_preset=args.student_preset,
         student_config=parse_config_json(args.student_config, "--student-config"),
         student_init=args.student_init, time_budget=args.time_budget,
-        seq_len=args.seq_len,
+        sequence_length=args.seq_len,
         batch_size=args.batch_size, general_steps=args.general_steps,
         general_learning_rate=args.general_learning_rate,
         intermediate_epochs=args.intermediate_epochs,
@@ -144,7 +146,8 @@ def report(result):
 
 
 # Library arguments named in errors -> their `distill` flags.
-_FLAGS = {"student_init=": "--student-init ", "time_budget=": "--time-budget "}
+_FLAGS = {"student_init": "--student-init", "time_budget": "--time-budget",
+          "sequence_length": flag_for("sequence_length")}
 
 
 def flag_errors(function, *args, **kwargs):
@@ -152,9 +155,7 @@ def flag_errors(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except ValueError as error:
-        message = str(error)
-        for argument, flag in _FLAGS.items():
-            message = message.replace(argument, flag)
+        message = translate(str(error), _FLAGS)
         if message == str(error):
             raise
         raise ValueError(message) from None

@@ -42,13 +42,15 @@ def _read_labels(path):
             raise ValueError(f"--labels {path!r} is not valid JSON ({error}).") from None
     if not isinstance(labels, dict):
         raise ValueError(f"--labels {path!r} holds a JSON {type(labels).__name__}, not the "
-                         "object written by `keras-compact finetune` (label_names, seq_len, "
-                         "vocab).")
+                         "object written by `keras-compact finetune` (label_names, "
+                         "sequence_length, vocab).")
     if isinstance(labels.get("labels"), dict):  # a task.json (runs since issue 19)
         from keras_compact.tasks.task_file import read_task_file
 
         info = read_task_file(path)
         return {"label_names": info["labels"]["names"]} if info["labels"]["names"] else {}
+    if "seq_len" in labels:  # an older run's labels.json (before `sequence_length`)
+        labels.setdefault("sequence_length", labels.pop("seq_len"))
     names = labels.get("label_names")
     if names is not None and not (isinstance(names, list)
                                   and all(isinstance(n, str) for n in names)):
@@ -89,8 +91,7 @@ def _saved_task(model_path, model):
 _FLAGS = (("format='litert', quantize='int8'", "--format litert --quantize int8"),
           ("format='onnx', quantize='int8'", "--format onnx --quantize int8"),
           ("quantize='int8'", "--quantize int8"), ("raw_text=False", "--token-ids"),
-          ("trim_padding=False", "--fixed-width"), ("seq_len=", "--seq-len "),
-          ("sequence_length=", "--seq-len "),
+          ("trim_padding=False", "--fixed-width"), ("sequence_length=", "--seq-len "),
           ("vocab=", "--vocab "), ("tokenizer=", "--vocab "), ("format=", "--format "))
 
 
@@ -124,8 +125,8 @@ def _options(args, model, labels):
     # an explicit --seq-len (0 included) is never replaced by a default.
     options = dict(
         vocab=None if has_preprocessor else vocab, quantize=args.quantize,
-        seq_len=args.seq_len if args.seq_len is not None else (
-            labels.get("seq_len") or (None if has_preprocessor else 128)),
+        sequence_length=args.seq_len if args.seq_len is not None else (
+            labels.get("sequence_length") or (None if has_preprocessor else 128)),
         pair=True if (args.pair or labels.get("pair")) else None)
     if args.format == "litert":
         options["raw_text"] = not args.token_ids
@@ -247,7 +248,7 @@ def register(subparsers):
                         help="Two texts per example (signature inputs text, text_b; default: "
                         "the model preprocessor's).")
     parser.add_argument("--fixed-width", action="store_true",
-                        help="Run every request at [batch, seq_len] instead of trimming "
+                        help="Run every request at [batch, --seq-len] instead of trimming "
                              "padding columns per batch (classifiers; for servers that "
                              "compile per shape).")
     parser.add_argument("--tf-serving-version", default=None, metavar="X.Y",

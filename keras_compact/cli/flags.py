@@ -6,7 +6,21 @@ them (`--seq-len 0`, "--backbone is a directory") with `flags_in_errors`.
 """
 
 import contextlib
+import dataclasses
 import re
+
+# Library arguments whose flag is not --name-with-dashes.
+FLAG_NAMES = {"sequence_length": "--seq-len"}
+
+
+def flag_for(name):
+    """The flag of the library argument `name` (`sequence_length` -> `--seq-len`)."""
+    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def job_flags(job):
+    """{argument: flag} for every field of a job dataclass, for `flags_in_errors`."""
+    return {field.name: flag_for(field.name) for field in dataclasses.fields(job)}
 
 
 def translate(message, flags):

@@ -10,6 +10,8 @@ resumable after a kill. The teacher is the `pretrainer.keras` written by
 import sys
 
 from keras_compact.cli.distill_commands import _layer_mapping
+from keras_compact.cli.flags import FLAG_NAMES
+from keras_compact.cli.flags import flags_in_errors
 from keras_compact.cli.model_commands import parse_config_json
 
 
@@ -45,7 +47,7 @@ def job_from_args(args):
         relation_heads=args.relation_heads, relation_teacher_layer=args.teacher_layer,
         relation_student_layer=args.student_layer,
         layer_mapping=_layer_mapping(args.layer_mapping), steps=args.steps,
-        batch_size=args.batch_size, seq_len=args.seq_len,
+        batch_size=args.batch_size, sequence_length=args.seq_len,
         max_predictions=args.max_predictions, checkpoint_every=args.checkpoint_every,
         learning_rate=args.learning_rate, warmup_steps=args.warmup_steps,
         eval_steps=args.eval_steps, seed=args.seed)
@@ -57,8 +59,9 @@ def run_distill_general(args):
 
     job = job_from_args(args)
     verbose = "auto" if sys.stdout.isatty() else 2
-    result = run_pretraining_distillation(job, strategy=_strategy(args.strategy),
-                                          verbose=verbose)
+    with flags_in_errors(FLAG_NAMES):
+        result = run_pretraining_distillation(job, strategy=_strategy(args.strategy),
+                                              verbose=verbose)
     history = result["history"]
     if history:
         last = {k: v[-1] for k, v in history.items()}

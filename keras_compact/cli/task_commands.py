@@ -93,8 +93,6 @@ def _check_training_values(args):
 _DATA_OPTIONS = ("train", "validation", "test", "text_column", "text_b_column",
                  "label_column", "task", "glue", "data_dir", "skip_bad_rows",
                  "max_line_bytes", "quoting")
-# FinetuneJob arguments whose flag is not --name-with-dashes.
-_FLAG_NAMES = {"sequence_length": "--seq-len"}
 
 
 def sequence_length_flag(value):
@@ -130,10 +128,9 @@ def finetune_job_from_args(args):
 
 def job_flags(job):
     """{FinetuneJob argument: its flag}, for `flags_in_errors`."""
-    import dataclasses
+    from keras_compact.cli import flags as flag_names
 
-    flags = {field.name: _FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
-             for field in dataclasses.fields(job)}
+    flags = flag_names.job_flags(job)
     flags.update({name: "--" + name.replace("_", "-") for name in _DATA_OPTIONS})
     flags["tokenizer"] = "--tokenizer/--vocab"
     return flags

@@ -2,6 +2,8 @@
 
 import sys
 
+from keras_compact.cli.flags import FLAG_NAMES
+from keras_compact.cli.flags import flags_in_errors
 from keras_compact.cli.model_commands import parse_config_json
 
 # The main job's recipe, budgets and steps live in the library
@@ -30,7 +32,7 @@ def _add_job_arguments(parser, defaults):
                         help="JSON overrides of the preset's config.")
     parser.add_argument("--steps", type=int, default=defaults.get("steps", 1000))
     parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 32))
-    parser.add_argument("--seq-len", type=int, default=defaults.get("seq_len"),
+    parser.add_argument("--seq-len", type=int, default=defaults.get("sequence_length"),
                         help="Tokens per example (default: the --tfrecords' length, "
                         "else 128).")
     parser.add_argument("--max-predictions", type=int, default=None)
@@ -68,17 +70,17 @@ def _job_from_args(args, base_config=None):
         )
     config = dict(base_config or {})
     config.update(parse_config_json(args.config))
-    seq_len = args.seq_len
-    if seq_len is None:  # the records' length, so the model has no unused positions
+    sequence_length = args.seq_len
+    if sequence_length is None:  # the records' length, so the model has no unused positions
         from keras_compact.training.pretraining_job import tfrecords_metadata
 
         metadata = tfrecords_metadata(args.tfrecords) if args.tfrecords else None
-        seq_len = (metadata or {}).get("max_seq_len", 128)
+        sequence_length = (metadata or {}).get("sequence_length", 128)
     return PretrainingJob(
         output_dir=args.output_dir, corpus=args.corpus, tfrecords=args.tfrecords,
         vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
         config=config, steps=args.steps, batch_size=args.batch_size,
-        seq_len=seq_len, max_predictions=args.max_predictions,
+        sequence_length=sequence_length, max_predictions=args.max_predictions,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps, mixed_precision=args.mixed_precision,
         sentence_task=args.sentence_task, mlm_weight=args.mlm_weight,
@@ -100,8 +102,9 @@ def run_pretrain(args):
     job = _job_from_args(args)
     # One line per checkpoint interval when the output is a log, not a tty.
     verbose = "auto" if sys.stdout.isatty() else 2
-    result = run_job(job, strategy=_strategy(args.strategy), verbose=verbose,
-                     overwrite=args.overwrite)
+    with flags_in_errors(FLAG_NAMES):
+        result = run_job(job, strategy=_strategy(args.strategy), verbose=verbose,
+                         overwrite=args.overwrite)
     if not result["chief"]:
         print(f"Worker finished; the chief writes the models into {job.output_dir}.")
         return 0
@@ -114,9 +117,10 @@ def run_pretrain(args):
 def run_main_job_command(args):
     from keras_compact.training.main_job import run_main_job
 
-    run_main_job(_job_from_args(args, base_config=MAIN_JOB_CONFIG),
-                 strategy=_strategy(args.strategy), overwrite=args.overwrite,
-                 pretrain_only=args.pretrain_only, verbose=2)
+    with flags_in_errors(FLAG_NAMES):
+        run_main_job(_job_from_args(args, base_config=MAIN_JOB_CONFIG),
+                     strategy=_strategy(args.strategy), overwrite=args.overwrite,
+                     pretrain_only=args.pretrain_only, verbose=2)
     return 0
 
 

@@ -41,11 +41,9 @@ from keras_compact.data.pipeline import pretraining_examples_dataset
 from keras_compact.data.tfrecords import read_pretraining_tfrecords
 from keras_compact.data.tfrecords import write_pretraining_tfrecords
 from keras_compact.data.labelled_task import load_section_task
-from keras_compact.data.labelled_task import make_classification_dataset
 
 __all__ = [
     "load_section_task",
-    "make_classification_dataset",
     "Document",
     "default_corpus_path",
     "default_corpus_text_file",

@@ -1,9 +1,9 @@
 """A bundled labelled task: which part of the Python docs is a paragraph from?
 
-TF-only: this module is part of `keras_compact.data`, the tf.data /
-tensorflow-text input pipeline, which runs on TensorFlow whatever
-`KERAS_BACKEND` is (the datasets it returns feed `model.fit` on any backend).
-`load_section_task` itself is plain Python.
+Plain Python (part of `keras_compact.data`). The texts become datasets
+through the one dataset path, the model's preprocessor mapped by
+`keras_compact.tasks.datasets.make_dataset` (the bundled task is the named
+dataset "sections", `keras_compact.tasks.named`).
 
 The task: given one paragraph of the bundled corpus (prose of the Python 3.11
 documentation, PSF licence, see `keras_compact/datasets/`), predict the
@@ -172,80 +172,3 @@ def majority_rate(pairs):
         return 0.0
     counts = collections.Counter(label for _, label in pairs)
     return max(counts.values()) / len(pairs)
-
-
-def make_classification_dataset(pairs, spm_model_path, batch_size=32, seq_len=128,
-                                shuffle=False, seed=0, drop_remainder=None):
-    """A tf.data pipeline of (features, labels) batches for `TextClassifier`.
-
-    Each text becomes `[CLS] pieces [SEP]`, truncated to `seq_len` and padded
-    with <pad> (`keras_compact.preprocessing.encode`: the ids
-    `TextClassifierPreprocessor` and the serving graphs give); tokenization
-    runs in the graph (tensorflow-text SentencePiece), created inside the
-    dataset's function, so the dataset survives
-    `keras.utils.set_random_seed` (see `tokenizer.pipeline_tokenize_fn`).
-
-    Args:
-        pairs: list of (text, int label), e.g. `load_section_task()["train"]`.
-        spm_model_path: SentencePiece .model path (or a keras-hub
-            SentencePiece tokenizer).
-        batch_size: int.
-        seq_len: int >= 3. Length of every sequence.
-        shuffle: bool. Shuffle the examples (reshuffled every epoch) — for
-            training.
-        seed: int. Shuffle seed.
-        drop_remainder: bool or None. Drop the last partial batch; `None`
-            means "when shuffling", so training batches all have a static
-            batch size and evaluation sees every example.
-
-    Returns:
-        A `tf.data.Dataset` of ({"token_ids", "segment_ids",
-        "padding_mask"}: int32 [batch, seq_len], labels: int32 [batch]).
-
-    Raises:
-        ValueError: `pairs` is empty, or a size is out of range.
-        FileNotFoundError: the SentencePiece model does not exist.
-    """
-    import tensorflow as tf
-
-    from keras_compact.tokenizers import load_tokenizer
-    from keras_compact.data.tokenizer import pipeline_tokenize_fn
-    from keras_compact.data.tokenizer import special_token_ids
-    from keras_compact.preprocessing import packing
-
-    if not pairs:
-        raise ValueError("pairs is empty; pass (text, label) pairs such as "
-                         "load_section_task()['train'].")
-    if not isinstance(seq_len, int) or seq_len < 3:
-        raise ValueError(f"seq_len must be an integer >= 3 ([CLS], a piece, [SEP]), "
-                         f"got seq_len={seq_len!r}.")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got batch_size={batch_size!r}.")
-    if drop_remainder is None:
-        drop_remainder = bool(shuffle)
-    if drop_remainder and len(pairs) < batch_size:
-        raise ValueError(f"Only {len(pairs)} examples, fewer than one batch of {batch_size} "
-                         "with drop_remainder; lower batch_size or pass more examples.")
-    tokenizer = load_tokenizer(spm_model_path)
-    ids = special_token_ids(tokenizer)
-    tokenize = pipeline_tokenize_fn(tokenizer)
-    cls_id, sep_id, pad_id = ids["cls"], ids["sep"], ids["pad"]
-
-    texts = tf.constant([text for text, _ in pairs], tf.string)
-    labels = tf.constant([label for _, label in pairs], tf.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
-    if shuffle:
-        dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    static_batch = batch_size if drop_remainder else None
-
-    def encode(batch_texts, batch_labels):
-        # The package's one text-to-features path (the preprocessors' and the
-        # serving graphs'): same bound, same tokenizer, same packer.
-        features = packing.encode(tokenize, batch_texts, sequence_length=seq_len,
-                                  cls_id=cls_id, sep_id=sep_id, pad_id=pad_id)
-        features = {key: tf.ensure_shape(value, [static_batch, seq_len])
-                    for key, value in features.items()}
-        return features, tf.ensure_shape(batch_labels, [static_batch])
-
-    return dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

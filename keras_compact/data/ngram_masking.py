@@ -45,9 +45,9 @@ def ngram_probabilities(max_ngram):
     return [w / total for w in weights]
 
 
-def default_max_predictions(max_seq_len, masked_fraction=0.15):
-    """round(masked_fraction * max_seq_len) plus a little headroom (20 at 128)."""
-    return int(round(masked_fraction * max_seq_len)) + 1
+def default_max_predictions(sequence_length, masked_fraction=0.15):
+    """round(masked_fraction * sequence_length) plus a little headroom (20 at 128)."""
+    return int(round(masked_fraction * sequence_length)) + 1
 
 
 def ngram_mask(

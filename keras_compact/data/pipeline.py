@@ -46,7 +46,7 @@ FEATURE_KEYS = ("token_ids", "segment_ids", "padding_mask", "mask_positions")
 LABEL_KEYS = ("mlm_ids", "mlm_weights", "sop_label")
 
 
-def element_spec(batch_size, max_seq_len=128, max_predictions=20):
+def element_spec(batch_size, sequence_length=128, max_predictions=20):
     """The `(features, labels)` structure of every pretraining batch.
 
     Example:
@@ -55,7 +55,7 @@ def element_spec(batch_size, max_seq_len=128, max_predictions=20):
     >>> features["token_ids"]
     TensorSpec(shape=(32, 128), dtype=tf.int32, name=None)
     """
-    seq = tf.TensorSpec([batch_size, max_seq_len], tf.int32)
+    seq = tf.TensorSpec([batch_size, sequence_length], tf.int32)
     pred = tf.TensorSpec([batch_size, max_predictions], tf.int32)
     features = {"token_ids": seq, "segment_ids": seq, "padding_mask": seq,
                 "mask_positions": pred}
@@ -200,19 +200,19 @@ def _seed_stream(seed):
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
 
-def _check_arguments(batch_size, max_seq_len, max_predictions, task, short_seq_prob,
+def _check_arguments(batch_size, sequence_length, max_predictions, task, short_seq_prob,
                      masked_fraction, max_ngram):
     if task not in sop.TASKS:
         raise ValueError(f"task={task!r} is not supported; use 'sop' or 'nsp'.")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size={batch_size} must be >= 1.")
-    if max_seq_len < 5:
-        raise ValueError(f"max_seq_len={max_seq_len} is too short; use at least 5 "
+    if sequence_length < 5:
+        raise ValueError(f"sequence_length={sequence_length} is too short; use at least 5 "
                          "(128 or 512 usual).")
-    if not 1 <= max_predictions <= max_seq_len:
-        raise ValueError(f"max_predictions={max_predictions} must be in [1, max_seq_len="
-                         f"{max_seq_len}]; the usual value is "
-                         f"{ngram_masking.default_max_predictions(max_seq_len)}.")
+    if not 1 <= max_predictions <= sequence_length:
+        raise ValueError(f"max_predictions={max_predictions} must be in [1, sequence_length="
+                         f"{sequence_length}]; the usual value is "
+                         f"{ngram_masking.default_max_predictions(sequence_length)}.")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob={short_seq_prob} must be a probability in [0, 1].")
     if not 0.0 < masked_fraction < 1.0:
@@ -224,7 +224,7 @@ def _check_arguments(batch_size, max_seq_len, max_predictions, task, short_seq_p
 def pair_examples_dataset(
     documents_or_files,
     tokenizer,
-    max_seq_len=128,
+    sequence_length=128,
     task="sop",
     seed=None,
     repeat=True,
@@ -260,7 +260,7 @@ def pair_examples_dataset(
     def make(document_index, tokens, pair_seed, other=None):
         other_index, other_tokens = other if other is not None else (None, None)
         examples = sop.create_pair_examples(
-            tokens, pair_seed, max_seq_len, ids["cls"], ids["sep"], ids["pad"], task=task,
+            tokens, pair_seed, sequence_length, ids["cls"], ids["sep"], ids["pad"], task=task,
             short_seq_prob=short_seq_prob, other_sentence_ids=other_tokens,
             use_other=None if other is None else tf.not_equal(document_index, other_index))
         if not keep_details:
@@ -328,7 +328,7 @@ def make_pretraining_dataset(
     documents_or_files=None,
     tokenizer_or_model_path=None,
     batch_size=32,
-    max_seq_len=128,
+    sequence_length=128,
     max_predictions=20,
     task="sop",
     seed=None,
@@ -353,7 +353,7 @@ def make_pretraining_dataset(
         tokenizer_or_model_path: a SentencePiece .model path (see
             `train_vocabulary`) or a tokenizer from `load_tokenizer`.
         batch_size: examples per batch (the last partial batch is dropped).
-        max_seq_len: T, length of every example.
+        sequence_length: T, length of every example.
         max_predictions: P, fixed number of mask slots per example; about
             masked_fraction * T plus headroom (20 for 128, 77 for 512).
         task: "sop" (sentence-order prediction) or "nsp" (next-sentence
@@ -380,7 +380,7 @@ def make_pretraining_dataset(
     >>> features["token_ids"].shape, labels["sop_label"].shape
     (TensorShape([32, 128]), TensorShape([32]))
     """
-    _check_arguments(batch_size, max_seq_len, max_predictions, task, short_seq_prob,
+    _check_arguments(batch_size, sequence_length, max_predictions, task, short_seq_prob,
                      masked_fraction, max_ngram)
     if tokenizer_or_model_path is None:
         raise ValueError("tokenizer_or_model_path is required: pass the .model file written "
@@ -388,7 +388,7 @@ def make_pretraining_dataset(
     tokenizer = load_tokenizer(tokenizer_or_model_path)
     seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
     examples, _ = pair_examples_dataset(
-        documents_or_files, tokenizer, max_seq_len=max_seq_len, task=task, seed=seed,
+        documents_or_files, tokenizer, sequence_length=sequence_length, task=task, seed=seed,
         repeat=repeat, short_seq_prob=short_seq_prob, shuffle_buffer=shuffle_buffer)
     batches = examples.batch(batch_size, drop_remainder=True)
     dataset = mask_batches(batches, tokenizer, max_predictions=max_predictions, seed=seed,
@@ -399,7 +399,7 @@ def make_pretraining_dataset(
 def pretraining_examples_dataset(
     documents_or_files,
     tokenizer_or_model_path,
-    max_seq_len=128,
+    sequence_length=128,
     max_predictions=20,
     task="sop",
     seed=0,
@@ -423,13 +423,13 @@ def pretraining_examples_dataset(
     >>> ds, stats = pretraining_examples_dataset(None, "vocab/spm.model")
     >>> eval_batches = ds.take(1000).batch(50, drop_remainder=True)
     """
-    _check_arguments(None, max_seq_len, max_predictions, task, short_seq_prob,
+    _check_arguments(None, sequence_length, max_predictions, task, short_seq_prob,
                      masked_fraction, max_ngram)
     if passes < 1:
         raise ValueError(f"passes (dupe_factor)={passes} must be >= 1.")
     tokenizer = load_tokenizer(tokenizer_or_model_path)
     examples, stats = pair_examples_dataset(
-        documents_or_files, tokenizer, max_seq_len=max_seq_len, task=task, seed=int(seed),
+        documents_or_files, tokenizer, sequence_length=sequence_length, task=task, seed=int(seed),
         repeat=False, short_seq_prob=short_seq_prob, shuffle_buffer=shuffle_buffer)
     # Masking is vectorised over batches; 256 rows amortise its overhead.
     batches = examples.repeat(passes).batch(256)
@@ -442,7 +442,7 @@ def make_text_features_dataset(
     documents_or_files=None,
     tokenizer_or_model_path=None,
     batch_size=32,
-    max_seq_len=128,
+    sequence_length=128,
     seed=None,
     repeat=True,
     shuffle_buffer=10000,
@@ -450,25 +450,25 @@ def make_text_features_dataset(
     """Unmasked sentence-pair batches for general distillation.
 
     The same pairs as `make_pretraining_dataset` (consecutive segments of a
-    document, truncated to `max_seq_len`) without masks or labels: what
+    document, truncated to `sequence_length`) without masks or labels: what
     TinyBERT's general distillation feeds teacher and student.
 
     Returns:
         A `tf.data.Dataset` of dicts "token_ids", "segment_ids",
-        "padding_mask" (int32 [batch_size, max_seq_len]).
+        "padding_mask" (int32 [batch_size, sequence_length]).
 
     Example:
     >>> ds = make_text_features_dataset(None, "vocab/spm.model", batch_size=32)
     >>> distiller.fit(ds, steps_per_epoch=100, epochs=10)
     """
-    _check_arguments(batch_size, max_seq_len, 1, "sop", 0.1, 0.15, 1)
+    _check_arguments(batch_size, sequence_length, 1, "sop", 0.1, 0.15, 1)
     if tokenizer_or_model_path is None:
         raise ValueError("tokenizer_or_model_path is required: pass the .model file written "
                          "by `keras-compact vocab`.")
     tokenizer = load_tokenizer(tokenizer_or_model_path)
     seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
     examples, _ = pair_examples_dataset(
-        documents_or_files, tokenizer, max_seq_len=max_seq_len, seed=seed,
+        documents_or_files, tokenizer, sequence_length=sequence_length, seed=seed,
         repeat=repeat, shuffle_buffer=shuffle_buffer)
     keys = ("token_ids", "segment_ids", "padding_mask")
     batches = examples.batch(batch_size, drop_remainder=True)

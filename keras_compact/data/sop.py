@@ -7,9 +7,9 @@ Everything here is TensorFlow ops, so it runs inside `tf.data.Dataset.map`.
 Recipe (BERT/ALBERT `create_pretraining_data`, per chunk):
 
 1. Sentences are gathered greedily into a chunk until the chunk reaches a
-   target length of `max_seq_len - 3` tokens, or, with probability
+   target length of `sequence_length - 3` tokens, or, with probability
    `short_seq_prob`, a shorter target drawn uniformly from
-   [2, max_seq_len - 3]. The target is drawn per chunk (the original draws it
+   [2, sequence_length - 3]. The target is drawn per chunk (the original draws it
    per document), so the share of short examples is `short_seq_prob`
    itself rather than depending on document lengths.
 2. The chunk is cut at a random sentence boundary into A and B (consecutive,
@@ -19,11 +19,11 @@ Recipe (BERT/ALBERT `create_pretraining_data`, per chunk):
 3. SOP: with probability 1/2, A and B are swapped (label 1); else kept in
    order (label 0). NSP (the paper's ablation): with probability 1/2 B is
    replaced by text from another document (label 1).
-4. The pair is truncated to `max_seq_len - 3` tokens by removing tokens from
+4. The pair is truncated to `sequence_length - 3` tokens by removing tokens from
    the longer segment, each time from its front or back at random; both
    segments stay non-empty.
 5. Packed as `[CLS] A [SEP] B [SEP]`, segment ids 0 for `[CLS] A [SEP]` and 1
-   for `B [SEP]`, padded with `<pad>` to `max_seq_len`, by the package's one
+   for `B [SEP]`, padded with `<pad>` to `sequence_length`, by the package's one
    packer (`keras_compact.preprocessing.pack`); the truncation rule of step 4
    is its `truncated_lengths`.
 """
@@ -69,7 +69,7 @@ def _gather_segments(flat_ids, starts, limits):
 def create_pair_examples(
     sentence_ids,
     seed,
-    max_seq_len,
+    sequence_length,
     cls_id,
     sep_id,
     pad_id,
@@ -85,7 +85,7 @@ def create_pair_examples(
             document's sentences tokenized (no special tokens, no empty row).
             Documents with fewer than 2 sentences give no example.
         seed: int32/int64 [2], stateless seed: same seed, same examples.
-        max_seq_len: length of the packed examples (>= 5).
+        sequence_length: length of the packed examples (>= 5).
         cls_id, sep_id, pad_id: special token ids.
         task: "sop" (swap negatives) or "nsp" (random-document negatives).
         short_seq_prob: probability of a shorter random target length.
@@ -102,21 +102,21 @@ def create_pair_examples(
     Example:
 
     >>> ids = tf.ragged.constant([[7, 8, 9], [10, 11], [12, 13, 14]], tf.int32)
-    >>> ex = create_pair_examples(ids, [1, 2], max_seq_len=16, cls_id=2,
+    >>> ex = create_pair_examples(ids, [1, 2], sequence_length=16, cls_id=2,
     ...                           sep_id=3, pad_id=0)
     >>> ex["token_ids"].shape
     TensorShape([1, 16])
     """
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not supported; use 'sop' or 'nsp'.")
-    if max_seq_len < 5:
-        raise ValueError(f"max_seq_len={max_seq_len} is too short for "
+    if sequence_length < 5:
+        raise ValueError(f"sequence_length={sequence_length} is too short for "
                          "[CLS] A [SEP] B [SEP]; use at least 5 (128 or 512 usual).")
     if task == NSP and other_sentence_ids is None:
         raise ValueError("task='nsp' needs other_sentence_ids (the random document).")
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     seeds = _split_seeds(seed, 8)
-    max_num_tokens = max_seq_len - 3
+    max_num_tokens = sequence_length - 3
     lengths = tf.cast(sentence_ids.row_lengths(), tf.int32)
     splits = tf.cast(sentence_ids.row_splits, tf.int32)
     flat_ids = tf.cast(sentence_ids.flat_values, tf.int32)
@@ -205,7 +205,7 @@ def create_pair_examples(
 
     # The segments fit already (truncated above, from random ends), so the
     # shared packer only adds the specials and the padding.
-    packed = pack(first, second, sequence_length=max_seq_len, cls_id=cls_id, sep_id=sep_id,
+    packed = pack(first, second, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id,
                   pad_id=pad_id)
     return {
         **packed,

@@ -57,7 +57,7 @@ def write_pretraining_tfrecords(
     documents_or_files,
     tokenizer_or_model_path,
     output_dir,
-    max_seq_len=128,
+    sequence_length=128,
     max_predictions=20,
     task="sop",
     dupe_factor=1,
@@ -76,7 +76,7 @@ def write_pretraining_tfrecords(
             bundled corpus, Documents, or text file paths/globs).
         tokenizer_or_model_path: SentencePiece .model path or tokenizer.
         output_dir: folder for the shards (created if needed).
-        max_seq_len, max_predictions, task, short_seq_prob, masked_fraction,
+        sequence_length, max_predictions, task, short_seq_prob, masked_fraction,
             max_ngram: as in `make_pretraining_dataset`.
         dupe_factor: passes over the corpus, each with new pairs and masks.
         num_shards: number of output files (examples are dealt round-robin).
@@ -86,7 +86,7 @@ def write_pretraining_tfrecords(
 
     Returns:
         The metadata dict (also written as `<prefix>-metadata.json`):
-        "num_examples", "files", "max_seq_len", "max_predictions", "task",
+        "num_examples", "files", "sequence_length", "max_predictions", "task",
         corpus counts ("documents", "skipped_short_documents"), ...
 
     Raises:
@@ -104,7 +104,7 @@ def write_pretraining_tfrecords(
     tokenizer = load_tokenizer(tokenizer_or_model_path)
     seed = int(seed)
     dataset, stats = pipeline_lib.pretraining_examples_dataset(
-        documents_or_files, tokenizer, max_seq_len=max_seq_len,
+        documents_or_files, tokenizer, sequence_length=sequence_length,
         max_predictions=max_predictions, task=task, seed=seed, passes=dupe_factor,
         short_seq_prob=short_seq_prob, masked_fraction=masked_fraction, max_ngram=max_ngram)
     dataset = dataset.batch(256).prefetch(2)
@@ -140,7 +140,7 @@ def write_pretraining_tfrecords(
             "format": "keras_compact.pretraining.v1",
             "num_examples": count,
             "files": names,
-            "max_seq_len": max_seq_len,
+            "sequence_length": sequence_length,
             "max_predictions": max_predictions,
             "task": task,
             "dupe_factor": dupe_factor,
@@ -193,9 +193,9 @@ def _find_files(pattern, prefix):
         if not os.path.exists(metadata_path):
             raise FileNotFoundError(f"No {prefix + METADATA_SUFFIX} in {pattern!r}; pass the "
                                     "folder written by `keras-compact make-examples` or a glob "
-                                    "of .tfrecord files with max_seq_len and max_predictions.")
-        with open(metadata_path, encoding="utf-8") as handle:
-            metadata = json.load(handle)
+                                    "of .tfrecord files with sequence_length and "
+                                    "max_predictions.")
+        metadata = _read_metadata(metadata_path)
         return [os.path.join(pattern, name) for name in metadata["files"]], metadata
     files = sorted(glob.glob(pattern))
     if not files:
@@ -204,15 +204,22 @@ def _find_files(pattern, prefix):
     metadata = None
     candidates = glob.glob(os.path.join(os.path.dirname(files[0]), "*" + METADATA_SUFFIX))
     if len(candidates) == 1:
-        with open(candidates[0], encoding="utf-8") as handle:
-            metadata = json.load(handle)
+        metadata = _read_metadata(candidates[0])
     return files, metadata
+
+
+def _read_metadata(path):
+    with open(path, encoding="utf-8") as handle:
+        metadata = json.load(handle)
+    if "max_seq_len" in metadata:  # written before the rename to sequence_length (issue 19)
+        metadata.setdefault("sequence_length", metadata.pop("max_seq_len"))
+    return metadata
 
 
 def read_pretraining_tfrecords(
     pattern,
     batch_size,
-    max_seq_len=None,
+    sequence_length=None,
     max_predictions=None,
     shuffle=True,
     repeat=True,
@@ -226,7 +233,7 @@ def read_pretraining_tfrecords(
         pattern: the output folder of the writer (its metadata gives the
             shapes), or a glob of .tfrecord files.
         batch_size: examples per batch (`drop_remainder=True`).
-        max_seq_len, max_predictions: shapes; read from the metadata when
+        sequence_length, max_predictions: shapes; read from the metadata when
             None. Given values must match it.
         shuffle: shuffle files and examples.
         repeat: loop forever.
@@ -248,20 +255,21 @@ def read_pretraining_tfrecords(
     >>> features, labels = next(iter(ds))
     """
     files, metadata = _find_files(pattern, prefix)
-    for name, value in (("max_seq_len", max_seq_len), ("max_predictions", max_predictions)):
+    for name, value in (("sequence_length", sequence_length),
+                        ("max_predictions", max_predictions)):
         if metadata is not None and value is not None and value != metadata[name]:
             raise ValueError(f"{name}={value} does not match the files in {pattern!r}, "
                              f"written with {name}={metadata[name]}.")
     if metadata is not None:
-        max_seq_len = metadata["max_seq_len"]
+        sequence_length = metadata["sequence_length"]
         max_predictions = metadata["max_predictions"]
-    if max_seq_len is None or max_predictions is None:
+    if sequence_length is None or max_predictions is None:
         raise ValueError(f"Shapes of {pattern!r} are unknown (no metadata file); pass "
-                         "max_seq_len and max_predictions.")
+                         "sequence_length and max_predictions.")
     spec = {
-        "token_ids": tf.io.FixedLenFeature([max_seq_len], tf.int64),
-        "segment_ids": tf.io.FixedLenFeature([max_seq_len], tf.int64),
-        "padding_mask": tf.io.FixedLenFeature([max_seq_len], tf.int64),
+        "token_ids": tf.io.FixedLenFeature([sequence_length], tf.int64),
+        "segment_ids": tf.io.FixedLenFeature([sequence_length], tf.int64),
+        "padding_mask": tf.io.FixedLenFeature([sequence_length], tf.int64),
         "mask_positions": tf.io.FixedLenFeature([max_predictions], tf.int64),
         "mlm_ids": tf.io.FixedLenFeature([max_predictions], tf.int64),
         "mlm_weights": tf.io.FixedLenFeature([max_predictions], tf.float32),

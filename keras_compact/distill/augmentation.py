@@ -15,15 +15,17 @@ word with probability `replace_prob` (p_t):
 The augmented texts are then labelled by the fine-tuned teacher
 (`teacher_labels`), not with the original label, as in the paper.
 
-Backend-agnostic: text is split and encoded in Python with `sentencepiece`
-and the models run through `predict_on_batch` on numpy arrays, so this works
-on the TensorFlow, JAX and torch backends.
+Backend-agnostic: the MLM passes split and encode words in Python with
+`sentencepiece`; the teacher labels the variants from the ids its own
+`TextClassifierPreprocessor` computes (a tf.data map, as in fine-tuning),
+converted to numpy. The models run through `predict_on_batch` on numpy
+arrays, so this works on the TensorFlow, JAX and torch backends.
 
 Words are split the way BERT's basic tokenizer does: runs of letters and
 digits, each punctuation mark on its own; only words with a letter are
 replaced. The variants are these words joined by single spaces (the
 tokenizer lower-cases anyway). Only the words within the first
-`max_seq_len - 2` pieces get MLM candidates (the model sees no further).
+`sequence_length - 2` pieces get MLM candidates (the model sees no further).
 
 Cost: the paper masks one word per MLM pass. `mask_fraction` masks several
 words per pass instead (interleaved, about that fraction of the words, like
@@ -66,7 +68,7 @@ def _whole_word_pieces(processor):
     return words
 
 
-def _packed_numpy(piece_ids, seq_len, cls_id, sep_id, pad_id):
+def _packed_numpy(piece_ids, sequence_length, cls_id, sep_id, pad_id):
     """`keras_compact.preprocessing.pack` on Python lists of piece ids, as numpy."""
     import tensorflow as tf
 
@@ -76,31 +78,9 @@ def _packed_numpy(piece_ids, seq_len, cls_id, sep_id, pad_id):
     flat = np.fromiter((i for ids in piece_ids for i in ids), dtype="int32",
                        count=int(lengths.sum()))
     ragged = tf.RaggedTensor.from_row_lengths(flat, lengths)
-    packed = pack(ragged, sequence_length=seq_len, cls_id=cls_id, sep_id=sep_id,
+    packed = pack(ragged, sequence_length=sequence_length, cls_id=cls_id, sep_id=sep_id,
                   pad_id=pad_id)
     return {key: value.numpy() for key, value in packed.items()}
-
-
-def encode_texts(processor, texts, seq_len, cls_id=2, sep_id=3, pad_id=0):
-    """Packs texts as the classification pipeline does, with numpy outputs.
-
-    `[CLS] pieces[: seq_len - 2] [SEP]`, padded with `pad_id`: the package's
-    one packer (`keras_compact.preprocessing.pack`) after the same text bound
-    (`CHARS_PER_TOKEN * seq_len` characters), so the ids are those of
-    `keras_compact.data.labelled_task.make_classification_dataset` and of
-    `TextClassifierPreprocessor`. Tokenizes with the `sentencepiece` package,
-    so it runs under any Keras backend (TensorFlow is installed with the
-    package in any case).
-
-    Returns:
-        A dict of int32 arrays (len(texts), seq_len): "token_ids",
-        "segment_ids" (zeros), "padding_mask".
-    """
-    from keras_compact.preprocessing.packing import CHARS_PER_TOKEN
-
-    limit = CHARS_PER_TOKEN * seq_len
-    pieces = [processor.encode(text[:limit]) for text in texts]
-    return _packed_numpy(pieces, seq_len, cls_id, sep_id, pad_id)
 
 
 class WordVectors:
@@ -247,7 +227,8 @@ class TextAugmenter:
         num_variants: int. N_a, variants per text (paper: 20).
         replace_prob: float. p_t, probability of replacing each word (0.4).
         top_k: int. K, MLM predictions / neighbours to choose from (15).
-        max_seq_len: int. Length of the MLM passes.
+        sequence_length: int. Length of the MLM passes (and of the
+            teacher's labelling passes when it has no preprocessor).
         mask_fraction: None (one word per MLM pass, as the paper) or a float
             in (0, 1]: mask about this fraction of a text's words per pass.
         batch_size: int. Sequences per MLM call.
@@ -269,7 +250,7 @@ class TextAugmenter:
         num_variants=20,
         replace_prob=0.4,
         top_k=15,
-        max_seq_len=128,
+        sequence_length=128,
         mask_fraction=None,
         batch_size=64,
         seed=0,
@@ -279,12 +260,12 @@ class TextAugmenter:
         checks = (
             ("num_variants", num_variants, num_variants >= 1),
             ("top_k", top_k, top_k >= 1),
-            ("max_seq_len", max_seq_len, max_seq_len >= 3),
+            ("sequence_length", sequence_length, sequence_length >= 3),
             ("batch_size", batch_size, batch_size >= 1),
         )
         for name, value, ok in checks:
             if not isinstance(value, int) or not ok:
-                raise ValueError(f"{name} must be a positive integer (max_seq_len >= 3), "
+                raise ValueError(f"{name} must be a positive integer (sequence_length >= 3), "
                                  f"got {name}={value!r}.")
         if not 0.0 <= replace_prob <= 1.0:
             raise ValueError(f"replace_prob must be in [0, 1], got replace_prob={replace_prob!r}.")
@@ -292,6 +273,7 @@ class TextAugmenter:
             raise ValueError("mask_fraction must be None (one word per pass) or in (0, 1], "
                              f"got mask_fraction={mask_fraction!r}.")
         self.processor = load_sentencepiece_processor(spm_model_path)
+        self.spm_model_path = spm_model_path
         self.mlm_model = mlm_model
         vocabulary_size = _mlm_vocabulary_size(mlm_model)
         if vocabulary_size != self.processor.get_piece_size():
@@ -308,7 +290,7 @@ class TextAugmenter:
         self.num_variants = num_variants
         self.replace_prob = float(replace_prob)
         self.top_k = top_k
-        self.max_seq_len = max_seq_len
+        self.sequence_length = sequence_length
         self.mask_fraction = mask_fraction
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
@@ -324,7 +306,7 @@ class TextAugmenter:
     def _mlm_queries(self, words_per_text):
         """Rows of (text index, piece ids (no specials), [(word index, position), ...])."""
         queries = []
-        limit = self.max_seq_len - 2
+        limit = self.sequence_length - 2
         for t, words in enumerate(words_per_text):
             ids, single = [], []
             for w, word in enumerate(words):
@@ -342,10 +324,10 @@ class TextAugmenter:
         return queries
 
     def _run_mlm(self, batch, slots):
-        # Fixed shapes (batch_size, max_seq_len, slots) so the model traces once.
+        # Fixed shapes (batch_size, sequence_length, slots) so the model traces once.
         # Rows beyond the batch are empty texts ([CLS] [SEP]).
         pieces = [ids for _, ids, _ in batch] + [[]] * (self.batch_size - len(batch))
-        packed = _packed_numpy(pieces, self.max_seq_len, self.cls_id, self.sep_id,
+        packed = _packed_numpy(pieces, self.sequence_length, self.cls_id, self.sep_id,
                                self.pad_id)
         token_ids, padding_mask = packed["token_ids"], packed["padding_mask"]
         positions = np.zeros((self.batch_size, slots), dtype="int32")
@@ -428,46 +410,83 @@ def _mlm_vocabulary_size(mlm_model):
     return int(backbone.vocabulary_size)
 
 
-def teacher_labels(classifier, texts, spm_model_path, seq_len=128, batch_size=64):
+def teacher_preprocessor(classifier, tokenizer=None, sequence_length=128):
+    """The preprocessor the teacher labels texts with: its own, else one from `tokenizer`.
+
+    Args:
+        classifier: the teacher `TextClassifier`.
+        tokenizer: its tokenizer (or vocabulary path), used only when the
+            classifier carries no preprocessor.
+        sequence_length: int, for a preprocessor built from `tokenizer`.
+
+    Returns:
+        A single-text `keras_compact.preprocessing.TextClassifierPreprocessor`.
+
+    Raises:
+        ValueError: the classifier has no preprocessor and no `tokenizer` is
+            given, or it classifies text pairs.
+    """
+    from keras_compact.preprocessing import TextClassifierPreprocessor
+    from keras_compact.tasks.datasets import check_preprocessor
+
+    preprocessor = getattr(classifier, "preprocessor", None)
+    if preprocessor is None:
+        if tokenizer is None:
+            raise ValueError("The teacher has no preprocessor; pass tokenizer= (its "
+                             "vocabulary, e.g. the SentencePiece .model) to label texts.")
+        preprocessor = TextClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
+    return check_preprocessor(preprocessor, pair=False)
+
+
+def teacher_labels(classifier, texts, preprocessor=None, batch_size=64):
     """The teacher classifier's predicted label for each text.
+
+    The texts go through the one dataset path
+    (`keras_compact.tasks.datasets.make_dataset`) over the teacher's own
+    preprocessor, so the labels come from the ids the teacher computes
+    itself; the batches are converted to numpy for `predict_on_batch` on any
+    backend.
 
     Args:
         classifier: a fine-tuned `TextClassifier`.
         texts: list of strings.
-        spm_model_path: its SentencePiece .model file.
-        seq_len: int. Sequence length, as in fine-tuning.
+        preprocessor: the `TextClassifierPreprocessor` to use; default: the
+            classifier's own (`teacher_preprocessor`).
         batch_size: int.
 
     Returns:
         An int array (len(texts),) of argmax labels.
     """
-    from keras_compact.data.tokenizer import load_sentencepiece_processor
+    from keras_compact.tasks.datasets import make_dataset
 
-    processor = load_sentencepiece_processor(spm_model_path)
+    if preprocessor is None:
+        preprocessor = teacher_preprocessor(classifier)
+    if not texts:
+        return np.zeros(0, "int32")
+    dataset = make_dataset([(text, 0) for text in texts], None, preprocessor,
+                           batch_size=batch_size, with_labels=False)
     labels = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
-        features = encode_texts(
-            processor, chunk, seq_len, cls_id=processor.piece_to_id("[CLS]"),
-            sep_id=processor.piece_to_id("[SEP]"), pad_id=processor.piece_to_id("<pad>"))
-        if len(chunk) < batch_size:  # one static shape: no retracing
-            features = {k: np.pad(v, ((0, batch_size - len(chunk)), (0, 0)))
+    for features in dataset.as_numpy_iterator():
+        count = len(features["token_ids"])
+        if count < batch_size:  # one static shape: no retracing
+            features = {k: np.pad(v, ((0, batch_size - count), (0, 0)))
                         for k, v in features.items()}
-        logits = keras_to_numpy(classifier.predict_on_batch(features))[: len(chunk)]
+        logits = keras_to_numpy(classifier.predict_on_batch(features))[:count]
         labels.append(np.argmax(logits, axis=-1))
-    return np.concatenate(labels).astype("int32") if labels else np.zeros(0, "int32")
+    return np.concatenate(labels).astype("int32")
 
 
-def augment_task(pairs, augmenter, teacher, spm_model_path, seq_len=128,
-                 keep_originals=True, progress=True):
+def augment_task(pairs, augmenter, teacher, preprocessor=None, keep_originals=True,
+                 progress=True):
     """TinyBERT's augmented task data: variants labelled by the teacher.
 
     Args:
         pairs: list of (text, label), e.g. `load_section_task()["train"]`.
         augmenter: a `TextAugmenter`.
         teacher: the fine-tuned `TextClassifier` that labels the variants.
-        spm_model_path: SentencePiece .model file.
-        seq_len: int.
+        preprocessor: the teacher's `TextClassifierPreprocessor`; default:
+            its own, or (a teacher without one) one built from the
+            augmenter's SentencePiece model at its `sequence_length`.
         keep_originals: bool. Keep the original pairs (with their labels)
             before the variants.
 
@@ -478,12 +497,15 @@ def augment_task(pairs, augmenter, teacher, spm_model_path, seq_len=128,
     Example:
     ```python
     augmenter = TextAugmenter(pretrainer, "spm.model", num_variants=20)
-    augmented = augment_task(task["train"], augmenter, teacher, "spm.model")
+    augmented = augment_task(task["train"], augmenter, teacher)
     ```
     """
+    if preprocessor is None:
+        preprocessor = teacher_preprocessor(teacher, augmenter.spm_model_path,
+                                            augmenter.sequence_length)
     variants = augmenter.augment([text for text, _ in pairs], progress=progress)
     texts = [v for per_text in variants for v in per_text]
-    labels = teacher_labels(teacher, texts, spm_model_path, seq_len=seq_len)
+    labels = teacher_labels(teacher, texts, preprocessor)
     augmented = list(pairs) if keep_originals else []
     augmented.extend(zip(texts, labels.tolist()))
     return augmented

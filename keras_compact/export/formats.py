@@ -68,13 +68,14 @@ def _onnx(model, path, **options):
 
 FORMATS = (
     Format("saved_model", _saved_model,
-           ("vocab", "seq_len", "label_names", "pair", "trim_padding", "version", "quantize"),
+           ("vocab", "sequence_length", "label_names", "pair", "trim_padding", "version",
+            "quantize"),
            "the model's directory in TF Serving's layout (PATH/VERSION is written)"),
     Format("litert", _litert,
-           ("vocab", "seq_len", "pair", "quantize", "raw_text", "lowercase"),
+           ("vocab", "sequence_length", "pair", "quantize", "raw_text", "lowercase"),
            "the .tflite file"),
     Format("onnx", _onnx,
-           ("vocab", "seq_len", "label_names", "pair", "quantize"),
+           ("vocab", "sequence_length", "label_names", "pair", "quantize"),
            "the folder to create (model.onnx, tokenizer files, README.md)"),
 )
 
@@ -100,7 +101,7 @@ def export(model, path, format="saved_model", **options):  # noqa: A002 - the do
         **options: the format's options (unknown ones are refused):
             vocab: the vocabulary (.model / vocab.txt / Hugging Face folder)
                 for a model without a preprocessor.
-            seq_len: tokens per example (default: the preprocessor's).
+            sequence_length: tokens per example (default: the preprocessor's).
             label_names: class names (saved_model: a "labels" output;
                 onnx: written to README.md).
             pair: two texts per example.

@@ -33,7 +33,7 @@ Variants: float32, and "int8" = the converter's dynamic-range quantization
 Signatures (one, "serving_default"):
 - raw text: "text" (string [batch]; plus "text_b" with `pair=True`);
 - token ids (`raw_text=False`): "token_ids", "segment_ids",
-  "padding_mask" (int32 [batch, seq_len]);
+  "padding_mask" (int32 [batch, sequence_length]);
 - outputs: those of `keras_compact.export.heads` (the table every format
   shares), e.g. classifier "logits", "probabilities", "label_ids".
 
@@ -268,7 +268,7 @@ def _check_runs(flat):
             "or export the token-id model with raw_text=False.") from None
 
 
-def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lowercase=None):
+def text_archive(model, tokenizer, sequence_length=None, raw_text=True, pair=None, lowercase=None):
     """A `keras.export.ExportArchive` whose "serving_default" is the LiteRT one.
 
     The graph `export_litert` converts, with the LiteRT-compatible tokenizer;
@@ -287,13 +287,13 @@ def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lower
     head = serving_head(model, "LiteRT")
     backbone = backbone_of(model, head)
     preprocessor = getattr(model, "preprocessor", None)
-    if seq_len is None:
-        seq_len = getattr(preprocessor, "sequence_length", None) or 128
+    if sequence_length is None:
+        sequence_length = getattr(preprocessor, "sequence_length", None) or 128
     if pair is None:
         pair = bool(getattr(preprocessor, "pair", False))
-    if (isinstance(seq_len, bool) or not isinstance(seq_len, int)
-            or not (4 if pair else 3) <= seq_len <= backbone.max_sequence_length):
-        raise LiteRTExportError(f"seq_len={seq_len!r} must be an integer in "
+    if (isinstance(sequence_length, bool) or not isinstance(sequence_length, int)
+            or not (4 if pair else 3) <= sequence_length <= backbone.max_sequence_length):
+        raise LiteRTExportError(f"sequence_length={sequence_length!r} must be an integer in "
                                 f"[{4 if pair else 3}, max_sequence_length="
                                 f"{backbone.max_sequence_length}].")
     text_ops = None
@@ -315,7 +315,8 @@ def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lower
     def packed(text, text_b=None):
         return pack(text_ops.tokenize(text),
                     None if text_b is None else text_ops.tokenize(text_b),
-                    sequence_length=seq_len, cls_id=text_ops.cls_id, sep_id=text_ops.sep_id,
+                    sequence_length=sequence_length, cls_id=text_ops.cls_id,
+                    sep_id=text_ops.sep_id,
                     pad_id=text_ops.pad_id)
 
     archive = ExportArchive()
@@ -334,13 +335,13 @@ def text_archive(model, tokenizer, seq_len=None, raw_text=True, pair=None, lower
         def serve(token_ids, segment_ids, padding_mask):
             return outputs(dict(token_ids=token_ids, segment_ids=segment_ids,
                                 padding_mask=padding_mask))
-        signature = [tf.TensorSpec([None, seq_len], tf.int32, name=k)
+        signature = [tf.TensorSpec([None, sequence_length], tf.int32, name=k)
                      for k in ("token_ids", "segment_ids", "padding_mask")]
     archive.add_endpoint("serving_default", serve, input_signature=signature)
     return archive
 
 
-def export_litert(model, tokenizer, path, seq_len=None, quantize=None, raw_text=True,
+def export_litert(model, tokenizer, path, sequence_length=None, quantize=None, raw_text=True,
                   pair=None, lowercase=None):
     """Writes a .tflite classifier or embedder, raw strings in.
 
@@ -352,7 +353,7 @@ def export_litert(model, tokenizer, path, seq_len=None, quantize=None, raw_text=
             takes the model's preprocessor's tokenizer, and is fine with
             `raw_text=False`.
         path: the .tflite file to write (replaced atomically).
-        seq_len: int. Tokens per example, [CLS] and [SEP] included; None:
+        sequence_length: int. Tokens per example, [CLS] and [SEP] included; None:
             the model's preprocessor's, else 128.
         quantize: None (float32) or "int8" (dynamic-range: int8 weights).
         raw_text: bool. False takes token ids instead of strings.
@@ -379,7 +380,7 @@ def export_litert(model, tokenizer, path, seq_len=None, quantize=None, raw_text=
     if quantize not in (None,) + LITERT_QUANTIZE:
         raise LiteRTExportError(f"quantize={quantize!r}: use None (float32) or 'int8' "
                                 "(dynamic-range).")
-    archive = text_archive(model, tokenizer, seq_len, raw_text, pair, lowercase)
+    archive = text_archive(model, tokenizer, sequence_length, raw_text, pair, lowercase)
     with tempfile.TemporaryDirectory() as temp:
         saved = os.path.join(temp, "saved_model")
         archive.write_out(saved, verbose=False)

@@ -241,14 +241,14 @@ def _quantize(source, target):
         os.remove(matmuls)
 
 
-def write_tokenizer_files(tokenizer, folder, seq_len, pair):
+def write_tokenizer_files(tokenizer, folder, sequence_length, pair):
     """The tokenizer as files an app without TensorFlow reads.
 
     Args:
         tokenizer: a keras_compact / keras-hub `SentencePieceTokenizer` or a
             keras_compact `WordPieceTokenizer`.
         folder: where to write.
-        seq_len: int. The packed length (tokenizer.json pads and truncates
+        sequence_length: int. The packed length (tokenizer.json pads and truncates
             to it).
         pair: bool. tokenizer.json packs pairs `[CLS] a [SEP] b [SEP]`
             (truncating the longer text first) when given two texts either way.
@@ -275,7 +275,7 @@ def write_tokenizer_files(tokenizer, folder, seq_len, pair):
             handle.write(proto)
         return "sentencepiece.model"
     if isinstance(tokenizer, WordPieceTokenizer):
-        _wordpiece_json(tokenizer, seq_len).save(os.path.join(folder, "tokenizer.json"))
+        _wordpiece_json(tokenizer, sequence_length).save(os.path.join(folder, "tokenizer.json"))
         return "tokenizer.json"
     raise ONNXExportError(
         f"ONNX export writes SentencePiece and WordPiece tokenizers beside the model; "
@@ -284,7 +284,7 @@ def write_tokenizer_files(tokenizer, folder, seq_len, pair):
         "runs the model's own tokenizer in the graph.")
 
 
-def _wordpiece_json(tokenizer, seq_len):
+def _wordpiece_json(tokenizer, sequence_length):
     """A Hugging Face `tokenizers.Tokenizer` with our WordPiece's settings."""
     tokenizers = _require("tokenizers", "tokenizers")
     from tokenizers import normalizers
@@ -313,8 +313,8 @@ def _wordpiece_json(tokenizer, seq_len):
             specials.append(tokenizer.mask_token)
         hf.add_special_tokens([tokenizers.AddedToken(t, normalized=False)
                                for t in specials + list(tokenizer.added_tokens)])
-    hf.enable_truncation(max_length=seq_len, strategy="longest_first")
-    hf.enable_padding(length=seq_len, pad_id=ids[tokenizer.pad_token],
+    hf.enable_truncation(max_length=sequence_length, strategy="longest_first")
+    hf.enable_padding(length=sequence_length, pad_id=ids[tokenizer.pad_token],
                       pad_token=tokenizer.pad_token)
     return hf
 
@@ -329,7 +329,7 @@ Exported by keras-compact (`keras_compact.export.export(..., format="onnx")`).
 
 ## Inputs (int32, shape [batch, sequence], sequence <= {max_len})
 
-- `token_ids`: `[CLS] text [SEP]`{pair_ids}, padded to {seq_len} (the length it was
+- `token_ids`: `[CLS] text [SEP]`{pair_ids}, padded to {sequence_length} (the length it was
   trained at) with `{pad}` (id {pad_id}).
 - `segment_ids`: 0 for the first text{pair_segments}, 0 on padding.
 - `padding_mask`: 1 on real tokens, 0 on padding.
@@ -360,7 +360,7 @@ _OUTPUT_TEXT = {
 }
 
 
-def _readme(name, files, head, seq_len, max_len, tokenizer, token_file, label_names, pair):
+def _readme(name, files, head, sequence_length, max_len, tokenizer, token_file, label_names, pair):
     pad = getattr(tokenizer, "pad_token", "<pad>")
     if token_file == "tokenizer.json":
         load = ("from tokenizers import Tokenizer\n"
@@ -372,19 +372,20 @@ def _readme(name, files, head, seq_len, max_len, tokenizer, token_file, label_na
     else:
         load = ("import sentencepiece as spm\n"
                 "sp = spm.SentencePieceProcessor(model_file=\"sentencepiece.model\")\n"
-                f"ids = [sp.piece_to_id(\"[CLS]\")] + sp.encode(\"A raw string.\")[:{seq_len - 2}]"
+                f"ids = [sp.piece_to_id(\"[CLS]\")] + sp.encode(\"A raw string.\")"
+                f"[:{sequence_length - 2}]"
                 " + [sp.piece_to_id(\"[SEP]\")]\n"
-                f"row = ids + [sp.piece_to_id(\"{pad}\")] * ({seq_len} - len(ids))")
+                f"row = ids + [sp.piece_to_id(\"{pad}\")] * ({sequence_length} - len(ids))")
         feeds = (f"feeds = {{\"token_ids\": np.array([row], np.int32), \"segment_ids\": "
-                 f"np.zeros((1, {seq_len}), np.int32), \"padding_mask\": "
-                 f"np.array([[1] * len(ids) + [0] * ({seq_len} - len(ids))], np.int32)}}")
+                 f"np.zeros((1, {sequence_length}), np.int32), \"padding_mask\": "
+                 f"np.array([[1] * len(ids) + [0] * ({sequence_length} - len(ids))], np.int32)}}")
     outputs = "\n".join(f"- {_OUTPUT_TEXT[key]}" for key in head.outputs)
     if label_names:
         outputs += "\n\nClasses (index: name): " + ", ".join(
             f"{i}: {n}" for i, n in enumerate(label_names)) + "."
     rows = "\n".join(f"| `{f}` | {what} |" for f, what in files)
     return _README.format(
-        name=name, files=rows, max_len=max_len, seq_len=seq_len, pad=pad,
+        name=name, files=rows, max_len=max_len, sequence_length=sequence_length, pad=pad,
         pad_id=tokenizer.token_to_id(pad),
         pair_ids=" (pairs: `[CLS] a [SEP] b [SEP]`, the longer text truncated first)"
         if pair else "",
@@ -392,7 +393,7 @@ def _readme(name, files, head, seq_len, max_len, tokenizer, token_file, label_na
         outputs=outputs, load=load, feeds=feeds)
 
 
-def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=None,
+def export_onnx(model, path, vocab=None, sequence_length=None, label_names=None, pair=None,
                 quantize=None):
     """Writes the ONNX folder `path`: model.onnx, tokenizer files, README.md.
 
@@ -402,7 +403,7 @@ def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=No
         path: the folder to create (must not exist).
         vocab: the vocabulary (.model / vocab.txt / Hugging Face folder) for
             a model without a preprocessor; None otherwise.
-        seq_len: int or None. The length the tokenizer files pack to (the
+        sequence_length: int or None. The length the tokenizer files pack to (the
             graph takes any length up to `max_sequence_length`); None: the
             preprocessor's.
         label_names: optional class names (classifiers), in README.md and the
@@ -417,7 +418,7 @@ def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=No
     Raises:
         ONNXExportError: a missing package, a model, tokenizer or op ONNX
             cannot hold (the message names it and the fix), or a bad option.
-        ValueError: a bad `seq_len`, or no vocabulary for a model without a
+        ValueError: a bad `sequence_length`, or no vocabulary for a model without a
             preprocessor.
     """
     from keras_compact.export.saved_model import serving_preprocessor
@@ -431,7 +432,7 @@ def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=No
                             ("tf2onnx", "tf2onnx")):
         _require(module, package)
     backbone = backbone_of(model, head)
-    preprocessor = serving_preprocessor(model, vocab, seq_len=seq_len, pair=pair)
+    preprocessor = serving_preprocessor(model, vocab, sequence_length=sequence_length, pair=pair)
     check_preprocessor(backbone, preprocessor)
     if label_names is not None:
         if head.kind != CLASSIFIER:
@@ -442,7 +443,7 @@ def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=No
                                   f"classifier has {model.num_classes} classes.")
     if os.path.exists(path):
         raise ONNXExportError(f"{path} already exists; export to a new folder.")
-    seq_len = preprocessor.sequence_length
+    sequence_length = preprocessor.sequence_length
     probe = ["Lists are mutable sequences.", "x"]
     features = preprocessor((probe, probe) if preprocessor.pair else probe)
     served = _served_model(model, head)
@@ -450,7 +451,7 @@ def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=No
     with atomic_directory(path) as temp:
         model_path = os.path.join(temp, MODEL_FILE)
         _convert(served, model_path)
-        finish_graph(model_path, {"kind": head.kind, "sequence_length": seq_len,
+        finish_graph(model_path, {"kind": head.kind, "sequence_length": sequence_length,
                                   "pair": preprocessor.pair,
                                   "label_names": list(label_names or [])})
         _check_outputs(model_path, features, expected)
@@ -458,11 +459,12 @@ def export_onnx(model, path, vocab=None, seq_len=None, label_names=None, pair=No
         if quantize == "int8":
             _quantize(model_path, os.path.join(temp, INT8_FILE))
             files.append((INT8_FILE, "dynamic int8 (QInt8 weights), same inputs/outputs"))
-        token_file = write_tokenizer_files(preprocessor.tokenizer, temp, seq_len,
+        token_file = write_tokenizer_files(preprocessor.tokenizer, temp, sequence_length,
                                            preprocessor.pair)
         files.append((token_file, "the tokenizer"))
         with open(os.path.join(temp, "README.md"), "w", encoding="utf-8") as handle:
-            handle.write(_readme(os.path.basename(os.path.abspath(path)), files, head, seq_len,
+            handle.write(_readme(os.path.basename(os.path.abspath(path)), files, head,
+                                 sequence_length,
                                  int(backbone.max_sequence_length), preprocessor.tokenizer,
                                  token_file, label_names, preprocessor.pair))
     return path

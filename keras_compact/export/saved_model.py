@@ -18,7 +18,7 @@ Signatures:
   "labels" (string, when label names are given); the other kinds' outputs
   are those of `keras_compact.export.heads` (the table every format shares).
 - `serve_token_ids`: "token_ids", "segment_ids", "padding_mask" (int32
-  [batch, seq_len]) -> the same outputs, for clients that tokenize.
+  [batch, sequence_length]) -> the same outputs, for clients that tokenize.
 
 Input contracts (both loaders): texts must be a vector (rank 1; a scalar or a
 matrix is rejected), the two texts of a pair must have equal batch sizes,
@@ -52,18 +52,18 @@ INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 TRIM_MULTIPLE = 8
 
 
-def trim_padding_columns(features, seq_len):
+def trim_padding_columns(features, sequence_length):
     """Drops the columns after the batch's last real token (TensorFlow ops).
 
     The kept width is the last position any example's padding mask marks,
     rounded up to a multiple of `TRIM_MULTIPLE` and kept in
-    [min(TRIM_MULTIPLE, seq_len), seq_len]; it works for any mask layout,
+    [min(TRIM_MULTIPLE, sequence_length), sequence_length]; it works for any mask layout,
     not only right padding.
 
     Args:
-        features: dict of int32 [batch, seq_len] "token_ids", "segment_ids",
+        features: dict of int32 [batch, sequence_length] "token_ids", "segment_ids",
             "padding_mask".
-        seq_len: int. Their width.
+        sequence_length: int. Their width.
 
     Returns:
         The same dict, sliced to [batch, width].
@@ -75,14 +75,14 @@ def trim_padding_columns(features, seq_len):
     """
     import tensorflow as tf
 
-    positions = tf.range(1, seq_len + 1, dtype=tf.int32)[None, :]
+    positions = tf.range(1, sequence_length + 1, dtype=tf.int32)[None, :]
     last = tf.reduce_max(tf.where(features["padding_mask"] > 0, positions, 0))
     width = (last + TRIM_MULTIPLE - 1) // TRIM_MULTIPLE * TRIM_MULTIPLE
-    width = tf.clip_by_value(width, min(TRIM_MULTIPLE, seq_len), seq_len)
+    width = tf.clip_by_value(width, min(TRIM_MULTIPLE, sequence_length), sequence_length)
     return {key: value[:, :width] for key, value in features.items()}
 
 
-def serving_preprocessor(model, vocab=None, seq_len=None, pair=None):
+def serving_preprocessor(model, vocab=None, sequence_length=None, pair=None):
     """The preprocessor an export of `model` runs: the model's own, else one
     built from `vocab`.
 
@@ -91,14 +91,14 @@ def serving_preprocessor(model, vocab=None, seq_len=None, pair=None):
             `CompactBackbone`.
         vocab: a vocabulary path (or tokenizer), for a model without a
             preprocessor; ignored otherwise.
-        seq_len, pair: None keeps the preprocessor's; a value builds a copy
+        sequence_length, pair: None keeps the preprocessor's; a value builds a copy
             with the same tokenizer and that length / pairing.
 
     Returns:
         A `TextClassifierPreprocessor`.
 
     Raises:
-        ValueError: no preprocessor and no vocabulary; a bad `seq_len`.
+        ValueError: no preprocessor and no vocabulary; a bad `sequence_length`.
     """
     from keras_compact.preprocessing import TextClassifierPreprocessor
 
@@ -112,17 +112,18 @@ def serving_preprocessor(model, vocab=None, seq_len=None, pair=None):
         from keras_compact.tokenizers import load_tokenizer
 
         return TextClassifierPreprocessor(load_tokenizer(vocab),
-                                          128 if seq_len is None else seq_len,
+                                          128 if sequence_length is None else sequence_length,
                                           pair=bool(pair))
     if not isinstance(preprocessor, TextClassifierPreprocessor):
         raise ValueError(f"Export runs a TextClassifierPreprocessor, the model has a "
                          f"{type(preprocessor).__name__}; set model.preprocessor to one.")
-    same_length = seq_len is None or seq_len == preprocessor.sequence_length
+    same_length = sequence_length is None or sequence_length == preprocessor.sequence_length
     same_pairing = pair is None or bool(pair) == preprocessor.pair
     if same_length and same_pairing:
         return preprocessor
     return TextClassifierPreprocessor(
-        preprocessor.tokenizer, preprocessor.sequence_length if seq_len is None else seq_len,
+        preprocessor.tokenizer,
+        preprocessor.sequence_length if sequence_length is None else sequence_length,
         pair=preprocessor.pair if pair is None else bool(pair),
         max_text_chars=preprocessor.max_text_chars)
 
@@ -151,7 +152,7 @@ def _check_token_ids(features, vocabulary_size, num_segments):
     for key in ("segment_ids", "padding_mask"):
         checks.append(tf.debugging.assert_equal(
             tf.shape(features[key], out_type=tf.int32), rows,
-            message=f"Input {key} must have the shape of token_ids [batch, seq_len] (same "
+            message=f"Input {key} must have the shape of token_ids [batch, sequence_length] (same "
                     "batch size, no broadcasting)"))
     checks.append(tf.debugging.assert_non_negative(
         token_ids, message="Input token_ids must be >= 0 (negative ids are not token ids)"))
@@ -196,7 +197,7 @@ def check_saved_model_quantize(quantize):
         "quantize='int8' or format='onnx', quantize='int8'.")
 
 
-def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=None,
+def export_saved_model(model, vocab=None, path=None, sequence_length=None, label_names=None,
                        pair=None, trim_padding=True, quantize=None):
     """Writes a SavedModel with raw-text and token-id signatures to `path`.
 
@@ -211,7 +212,7 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
         vocab: the vocabulary (.model / vocab.txt) for a model without a
             preprocessor (a backbone, an id-only task model); None otherwise.
         path: the SavedModel directory to create (must not exist).
-        seq_len: int or None. Length texts are truncated / padded to (at most
+        sequence_length: int or None. Length texts are truncated / padded to (at most
             the model's `max_sequence_length`); None: the preprocessor's
             (128 when built from `vocab`).
         label_names: optional list of class names (classifiers), returned as
@@ -221,9 +222,9 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
             `vocab`).
         trim_padding: bool. Task models: run only as wide as the batch's
             longest example (see the module docstring). False keeps every
-            call at [batch, seq_len], e.g. for servers that compile per shape.
+            call at [batch, sequence_length], e.g. for servers that compile per shape.
             Backbones always keep the full width (`sequence_output` is
-            [batch, seq_len, hidden]).
+            [batch, sequence_length, hidden]).
         quantize: must be None: an int8 SavedModel is refused because it
             serves slower than float32 (see `check_saved_model_quantize`).
 
@@ -247,8 +248,8 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
     backbone = backbone_of(model, head)
     if path is None:
         raise ValueError("path is required: the SavedModel directory to create.")
-    preprocessor = serving_preprocessor(model, vocab, seq_len=seq_len, pair=pair)
-    seq_len = preprocessor.sequence_length
+    preprocessor = serving_preprocessor(model, vocab, sequence_length=sequence_length, pair=pair)
+    sequence_length = preprocessor.sequence_length
     check_preprocessor(backbone, preprocessor)
     if label_names is not None:
         if kind != CLASSIFIER:
@@ -265,7 +266,7 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
     def outputs(features):
         features = {k: tf.cast(features[k], tf.int32) for k in INPUT_KEYS}
         if kind != BACKBONE and trim_padding:
-            features = trim_padding_columns(features, seq_len)
+            features = trim_padding_columns(features, sequence_length)
         result = head_outputs(head, model(features, training=False), features)
         if names is not None:
             result["labels"] = tf.gather(names, result["label_ids"])
@@ -292,7 +293,7 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
     else:
         archive.add_endpoint("serving_default", lambda text: from_text(text),
                              input_signature=[text_spec])
-    id_specs = [tf.TensorSpec([None, seq_len], tf.int32, name=k) for k in INPUT_KEYS]
+    id_specs = [tf.TensorSpec([None, sequence_length], tf.int32, name=k) for k in INPUT_KEYS]
     archive.add_endpoint(
         "serve_token_ids",
         lambda token_ids, segment_ids, padding_mask: outputs(_check_token_ids(dict(
@@ -304,7 +305,7 @@ def export_saved_model(model, vocab=None, path=None, seq_len=None, label_names=N
     return path
 
 
-def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_len=None,
+def export_for_serving(model, vocab=None, base_dir=None, model_name=None, sequence_length=None,
                        label_names=None, version=None, pair=None, trim_padding=True,
                        quantize=None):
     """Exports into TF Serving's layout: BASE_DIR/MODEL_NAME/VERSION/.
@@ -319,7 +320,7 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
         base_dir: the directory above the model's; TF Serving's
             --model_base_path is BASE_DIR/MODEL_NAME.
         model_name: the served model's name (a directory name).
-        seq_len, label_names, pair, trim_padding, quantize: as
+        sequence_length, label_names, pair, trim_padding, quantize: as
             `export_saved_model`.
         version: int or None for the next free version (1 for a new model).
 
@@ -351,7 +352,7 @@ def export_for_serving(model, vocab=None, base_dir=None, model_name=None, seq_le
     try:
         with atomic_numbered_directory(model_dir, version) as target:
             inner = os.path.join(target.temp, "saved_model")
-            export_saved_model(model, vocab, inner, seq_len=seq_len,
+            export_saved_model(model, vocab, inner, sequence_length=sequence_length,
                                label_names=label_names, pair=pair, trim_padding=trim_padding,
                                quantize=quantize)
             for name in os.listdir(inner):

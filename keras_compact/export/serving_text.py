@@ -9,7 +9,7 @@ so its ids are those of `TextClassifierPreprocessor` and of the fine-tuning
 pipeline. Exports use the model's own preprocessor
 (`keras_compact.export.export_for_serving`).
 
-Single texts: `[CLS] a[: seq_len - 2] [SEP]`. Pairs: `[CLS] a [SEP] b [SEP]`,
+Single texts: `[CLS] a[: sequence_length - 2] [SEP]`. Pairs: `[CLS] a [SEP] b [SEP]`,
 segment 1 for `b [SEP]`, cut by transformers' longest-first rule.
 """
 
@@ -23,33 +23,34 @@ from keras_compact.preprocessing.packing import encode
 
 
 class TextPacker(tf.Module):
-    """Strings -> token_ids, segment_ids, padding_mask (int32 [batch, seq_len]).
+    """Strings -> token_ids, segment_ids, padding_mask (int32 [batch, sequence_length]).
 
     Args:
         proto: bytes. The serialized SentencePiece model.
-        seq_len: int >= 3 (>= 4 for pairs).
+        sequence_length: int >= 3 (>= 4 for pairs).
         cls_id, sep_id, pad_id: special token ids (keras_compact's
             vocabularies use 2, 3 and 0).
 
     Example:
     ```python
-    packer = TextPacker(open("spm.model", "rb").read(), seq_len=128)
+    packer = TextPacker(open("spm.model", "rb").read(), sequence_length=128)
     features = packer(tf.constant(["Lists are mutable."]))
     ```
     """
 
-    def __init__(self, proto, seq_len, cls_id=CLS_ID, sep_id=SEP_ID, pad_id=PAD_ID,
+    def __init__(self, proto, sequence_length, cls_id=CLS_ID, sep_id=SEP_ID, pad_id=PAD_ID,
                  name=None):
         super().__init__(name=name)
         import tensorflow_text as tf_text
 
-        check_sequence_length(seq_len, name="seq_len")
+        check_sequence_length(sequence_length, name="sequence_length")
         # A tracked tf.Module: its SentencePiece resource is saved with the model.
         self.tokenizer = tf_text.SentencepieceTokenizer(model=proto, out_type=tf.int32)
-        self.seq_len = seq_len
+        self.sequence_length = sequence_length
         self.cls_id, self.sep_id, self.pad_id = cls_id, sep_id, pad_id
 
     def __call__(self, texts, second_texts=None):
         """Packs one text per example, or a pair when `second_texts` is given."""
-        return encode(self.tokenizer.tokenize, texts, second_texts, sequence_length=self.seq_len,
-                      cls_id=self.cls_id, sep_id=self.sep_id, pad_id=self.pad_id)
+        return encode(self.tokenizer.tokenize, texts, second_texts,
+                      sequence_length=self.sequence_length, cls_id=self.cls_id,
+                      sep_id=self.sep_id, pad_id=self.pad_id)

@@ -5,11 +5,12 @@ SavedModels (TensorFlow whatever `KERAS_BACKEND` is; the tensors it returns
 feed `model.fit` on any backend).
 
 Every place that turns token ids into model inputs uses it: pretraining's
-sentence pairs (`keras_compact.data.sop`), fine-tuning
-(`keras_compact.data.labelled_task`), augmentation
+sentence pairs (`keras_compact.data.sop`), the MLM passes of augmentation
 (`keras_compact.distill.augmentation`), the Keras preprocessors
-(`keras_compact.preprocessing.TextClassifierPreprocessor`) and so the
-serving graphs (`keras_compact.export`).
+(`keras_compact.preprocessing.TextClassifierPreprocessor`, which the
+fine-tuning, evaluation and distillation datasets map:
+`keras_compact.tasks.datasets`) and so the serving graphs
+(`keras_compact.export`).
 
 Written with dense core TensorFlow ops only (range, gather, where), which
 are also TFLite builtins, so the LiteRT graphs run this packer too: no

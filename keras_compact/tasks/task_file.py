@@ -60,6 +60,8 @@ def read_task_file(path):
         _refuse(path, f"is not valid JSON ({error})")
     if not isinstance(info, dict):
         _refuse(path, f"holds a JSON {type(info).__name__}, not the object `finetune` writes")
+    if "seq_len" in info:  # written before the rename to `sequence_length` (issue 19)
+        info.setdefault("sequence_length", info.pop("seq_len"))
     labels = info.get("labels")
     if not isinstance(labels, dict):
         _refuse(path, "has no 'labels' object ({'kind': ..., 'names': [...]})"

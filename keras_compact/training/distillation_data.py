@@ -23,7 +23,7 @@ def load_teacher(job, data):
         return load_keras_file(job.teacher, "teacher", TextClassifier)
     labels = data["labels"]
     return from_huggingface_classifier(
-        job.teacher, sequence_length=job.seq_len, pair=data["pair"],
+        job.teacher, sequence_length=job.sequence_length, pair=data["pair"],
         label_names=None if labels.regression else labels.names)
 
 
@@ -112,6 +112,7 @@ def augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
     from keras_compact.distill.augmentation import TextAugmenter
     from keras_compact.distill.augmentation import WordVectors
     from keras_compact.distill.augmentation import augment_task
+    from keras_compact.distill.augmentation import teacher_preprocessor
     from keras_compact.distill.embedding_augmentation import EmbeddingAugmenter
     from keras_compact.utils.atomic import atomic_file
 
@@ -136,10 +137,13 @@ def augmented_pairs(job, sources, teacher, pretrainer, tokenizer):
         augmenter = TextAugmenter(
             pretrainer, vocab_file, word_vectors=vectors,
             num_variants=job.num_variants, replace_prob=job.replace_prob, top_k=job.top_k,
-            max_seq_len=job.seq_len, mask_fraction=job.mask_fraction, batch_size=64,
+            sequence_length=job.sequence_length, mask_fraction=job.mask_fraction, batch_size=64,
             seed=job.seed)
-        augmented = augment_task(sources, augmenter, teacher, vocab_file,
-                                 seq_len=job.seq_len, keep_originals=False)
+        # Labels from the ids the teacher computes itself (its preprocessor).
+        augmented = augment_task(
+            sources, augmenter, teacher,
+            teacher_preprocessor(teacher, tokenizer or vocab_file, job.sequence_length),
+            keep_originals=False)
         agree = sum(1 for (_, gold), (_, new) in zip(
             [p for p in sources for _ in range(job.num_variants)], augmented) if gold == new)
         print(f"The teacher's label equals the source's gold label for "
@@ -187,5 +191,5 @@ def task_info_for_student(job, data):
                 "label_column": options.get("label_column") or "label",
                 "pair": data["pair"], "metrics": list(data["metrics"])}
     info = {k: v for k, v in info.items() if k not in ("tokenizer", "scores")}
-    info["seq_len"] = job.seq_len
+    info["sequence_length"] = job.sequence_length
     return info

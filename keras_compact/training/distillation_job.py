@@ -78,7 +78,7 @@ class DistillationJob:
             when labelled, else the first validation split).
         student_preset, student_config: the student backbone (preset plus
             overrides; vocabulary size and sequence length are set here).
-        seq_len, batch_size: shape of every batch.
+        sequence_length, batch_size: shape of every batch.
         general_steps, general_learning_rate: general distillation.
         intermediate_epochs, prediction_epochs: task-specific stages, in
             passes over the augmented data.
@@ -122,7 +122,7 @@ class DistillationJob:
     test_split: str = None
     student_preset: str = "tinybert_4"
     student_config: dict = dataclasses.field(default_factory=dict)
-    seq_len: int = 128
+    sequence_length: int = 128
     batch_size: int = 32
     general_steps: int = 0
     general_learning_rate: float = 1e-4
@@ -153,7 +153,7 @@ class DistillationJob:
 
 def check_job(job):
     """Raises ValueError for settings that cannot run, before any slow work."""
-    for name in ("seq_len", "batch_size"):
+    for name in ("sequence_length", "batch_size"):
         if getattr(job, name) < 1:
             raise ValueError(f"{name} must be positive, got {name}={getattr(job, name)}.")
     for name in ("general_steps", "intermediate_epochs", "prediction_epochs",
@@ -244,16 +244,16 @@ def run_settings(job):
 def check_against_teacher(job, teacher, pretrainer=None):
     """Checks the job against the loaded teacher, before any training.
 
-    `seq_len` must fit the teacher's (and the pretrained backbone's)
+    `sequence_length` must fit the teacher's (and the pretrained backbone's)
     position table, which would otherwise fail inside a TensorFlow graph on
     the first step.
     """
     for what, backbone in (("teacher", teacher.backbone),
                            ("pretrained", getattr(pretrainer, "backbone", None))):
-        if backbone is not None and job.seq_len > backbone.max_sequence_length:
+        if backbone is not None and job.sequence_length > backbone.max_sequence_length:
             raise ValueError(
-                f"--seq-len {job.seq_len} exceeds the {what}'s position table "
-                f"(max_sequence_length={backbone.max_sequence_length}); pass --seq-len "
+                f"sequence_length={job.sequence_length} exceeds the {what}'s position table "
+                f"(max_sequence_length={backbone.max_sequence_length}); pass sequence_length="
                 f"{backbone.max_sequence_length} or less.")
 
 
@@ -264,7 +264,7 @@ def build_student(job, vocabulary_size, num_classes):
 
     config = {**get_preset_config(job.student_preset), **(job.student_config or {})}
     config["vocabulary_size"] = vocabulary_size
-    config["max_sequence_length"] = max(config.get("max_sequence_length", 0), job.seq_len)
+    config["max_sequence_length"] = max(config.get("max_sequence_length", 0), job.sequence_length)
     backbone = CompactBackbone(**config, name="student_backbone")
     return student_on(backbone, num_classes)
 
@@ -289,7 +289,7 @@ class _Loaded:
     teacher: object
     pretrainer: object
     student: object
-    preprocessor: object = None  # the student's: the tokenizer, seq_len, pairing
+    preprocessor: object = None  # the student's: the tokenizer, sequence_length, pairing
 
     @property
     def common(self):
@@ -330,7 +330,7 @@ def prepare(job):
     from keras_compact.training.tasks import make_preprocessor
 
     return _Loaded(data, tokenizer, teacher, pretrainer, student,
-                   make_preprocessor(tokenizer, job.seq_len, data["pair"]))
+                   make_preprocessor(tokenizer, job.sequence_length, data["pair"]))
 
 
 def check_teacher_fits_task(job, teacher, tokenizer, data):
@@ -402,7 +402,7 @@ def general_stage(job, loaded, student, verbose):
                          "tokenizer file: pass --vocab (the teacher's .model), or set "
                          "general_steps to 0 for this teacher.")
     general_data = make_text_features_dataset(
-        None, vocab_file, batch_size=job.batch_size, max_seq_len=job.seq_len,
+        None, vocab_file, batch_size=job.batch_size, sequence_length=job.sequence_length,
         seed=job.seed)
     backbone = distil_stage(job, "general", loaded.pretrainer.backbone, student.backbone,
                             general_data, job.general_steps, job.general_learning_rate,

@@ -39,7 +39,7 @@ def score_models(job, models, data, preprocessor):
     from keras_compact.utils.latency import median_latency_ms
     from keras_compact.training.tasks import evaluate_split
 
-    latency = {batch: median_latency_ms(models, job.seq_len, batch) if job.measure_latency
+    latency = {batch: median_latency_ms(models, job.sequence_length, batch) if job.measure_latency
                else dict.fromkeys(models, 0.0) for batch in (1, 32)}
     table = []
     for name, model in models.items():

@@ -68,7 +68,7 @@ PRETRAIN_CONFIG = {
 # here, weight 1 left held-out SOP between 54% and 62% at step 600 depending
 # on the run, weight 3 reached 65%. `keras-compact pretrain` keeps 1:1.
 PRETRAIN_ARGS = dict(
-    steps=600, batch_size=32, seq_len=64, checkpoint_every=100,
+    steps=600, batch_size=32, sequence_length=64, checkpoint_every=100,
     learning_rate=5e-3, warmup_steps=25, vocab_size=8000, eval_steps=10,
     sentence_weight=3.0,
 )
@@ -341,7 +341,7 @@ def albert_teacher_settings(job):
     """What shapes the ALBERT teacher step: recorded in its folder's run record."""
     from keras_compact.utils.run_settings import file_identity
 
-    return {"step": "albert_teacher", "seed": job.seed, "sequence_length": job.seq_len,
+    return {"step": "albert_teacher", "seed": job.seed, "sequence_length": job.sequence_length,
             "finetune": ALBERT_FINETUNE,
             "backbone": file_identity(os.path.join(job.output_dir, "backbone.keras"))}
 
@@ -368,7 +368,7 @@ def finetune_albert_teacher(job, vocab, overwrite=False):
                       max_train_examples=settings.pop("max_train_examples"),
                       max_eval_examples=settings.pop("max_eval_examples"))
     # One fresh pass per epoch: the order this teacher's recorded figures had.
-    result = finetune_task(task, backbone, vocab, teacher_dir, sequence_length=job.seq_len,
+    result = finetune_task(task, backbone, vocab, teacher_dir, sequence_length=job.sequence_length,
                            seed=job.seed, one_pass_per_epoch=True, **settings)
     return result["paths"]["classifier"]
 
@@ -463,7 +463,7 @@ def run_comparison(output_dir, albert_teacher_path, seed=0, verbose=2,
           flush=True)
     distillation = DistillationJob(
         output_dir=os.path.join(output_dir, "distill"), teacher=teacher_path,
-        tokenizer=minilm_dir(), student_config=STUDENT_CONFIG, seq_len=SEQ_LEN,
+        tokenizer=minilm_dir(), student_config=STUDENT_CONFIG, sequence_length=SEQ_LEN,
         batch_size=32, seed=seed, measure_latency=False, **DISTILLATION)
     result = run_distillation(distillation, verbose=verbose, overwrite=overwrite)
     by_name = {row["model"]: row for row in result["table"]}

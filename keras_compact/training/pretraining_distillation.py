@@ -35,7 +35,7 @@ class PretrainingDistillationJob:
         mlm_temperature: temperature of the soft MLM targets.
         relation_heads, relation_teacher_layer, relation_student_layer,
         layer_mapping: see `Distiller`.
-        steps, batch_size, seq_len, max_predictions, checkpoint_every,
+        steps, batch_size, sequence_length, max_predictions, checkpoint_every,
         learning_rate, warmup_steps, eval_fraction, eval_steps, seed: as in
             `PretrainingJob`.
     """
@@ -56,7 +56,7 @@ class PretrainingDistillationJob:
     layer_mapping: object = "uniform"
     steps: int = 1000
     batch_size: int = 32
-    seq_len: int = 128
+    sequence_length: int = 128
     max_predictions: int = None
     checkpoint_every: int = 100
     learning_rate: float = None
@@ -73,7 +73,7 @@ OUTPUTS = ("backup", "history.csv", "mapping.txt", "student_pretrainer.keras",
 def student_config_for(job, vocabulary_size):
     """The student preset's config with the job's overrides."""
     return preset_config_with(job.student_preset, job.student_config,
-                              vocabulary_size, job.seq_len)
+                              vocabulary_size, job.sequence_length)
 
 
 def build_distiller(teacher, student_config, job):
@@ -176,7 +176,8 @@ def run_pretraining_distillation(job, strategy=None, verbose="auto", callbacks=N
                 handle.write(report + "\n")
     data_job = PretrainingJob(
         output_dir=job.output_dir, corpus=job.corpus, tfrecords=job.tfrecords,
-        vocab=job.vocab, steps=job.steps, batch_size=job.batch_size, seq_len=job.seq_len,
+        vocab=job.vocab, steps=job.steps, batch_size=job.batch_size,
+        sequence_length=job.sequence_length,
         max_predictions=job.max_predictions, eval_fraction=job.eval_fraction,
         eval_steps=job.eval_steps, seed=job.seed)
     train, held = make_datasets(data_job, job.vocab)

@@ -27,8 +27,8 @@ class PretrainingJob:
         vocab_size: pieces of the trained vocabulary.
         preset: backbone preset whose config is the starting point.
         config: overrides of the preset's config.
-        steps, batch_size, seq_len, max_predictions: the run's shape
-            (max_predictions None means 15% of seq_len plus headroom).
+        steps, batch_size, sequence_length, max_predictions: the run's shape
+            (max_predictions None means 15% of sequence_length plus headroom).
         checkpoint_every: steps between atomic checkpoints.
         learning_rate, warmup_steps: None for the scaled paper rate and 1%.
         mixed_precision: None, "mixed_bfloat16" or "mixed_float16".
@@ -48,7 +48,7 @@ class PretrainingJob:
     config: dict = dataclasses.field(default_factory=dict)
     steps: int = 1000
     batch_size: int = 32
-    seq_len: int = 128
+    sequence_length: int = 128
     max_predictions: int = None
     checkpoint_every: int = 100
     learning_rate: float = None
@@ -87,10 +87,12 @@ def check_job(job):
 
     from keras_compact.utils.validation import require_positive
 
-    for name in ("steps", "batch_size", "checkpoint_every", "seq_len"):
+    for name in ("steps", "batch_size", "checkpoint_every"):
         require_positive(f"--{name.replace('_', '-')}", getattr(job, name), integer=True)
-    if job.seq_len < 5:
-        raise ValueError(f"--seq-len {job.seq_len} is too short; use at least 5 (128 usual).")
+    require_positive("sequence_length", job.sequence_length, integer=True)
+    if job.sequence_length < 5:
+        raise ValueError(f"sequence_length={job.sequence_length} is too short; use at least 5 "
+                         "(128 usual).")
     if not _positive_int(job.vocab_size) or job.vocab_size < 6:
         raise ValueError(f"--vocab-size must exceed the 5 special pieces, got {job.vocab_size!r}.")
     if job.learning_rate is not None:
@@ -98,9 +100,9 @@ def check_job(job):
     if job.warmup_steps is not None and not 0 <= job.warmup_steps <= job.steps:
         raise ValueError(f"--warmup-steps must be in [0, --steps={job.steps}], got "
                          f"{job.warmup_steps!r}.")
-    if job.max_predictions is not None and not 1 <= job.max_predictions <= job.seq_len:
-        raise ValueError(f"--max-predictions must be in [1, --seq-len={job.seq_len}], got "
-                         f"{job.max_predictions!r}.")
+    if job.max_predictions is not None and not 1 <= job.max_predictions <= job.sequence_length:
+        raise ValueError(f"--max-predictions must be in [1, sequence_length="
+                         f"{job.sequence_length}], got {job.max_predictions!r}.")
     if job.eval_steps < 0:
         raise ValueError(f"--eval-steps must be >= 0, got {job.eval_steps!r}.")
     for name in ("mlm_weight", "sentence_weight"):
@@ -137,13 +139,13 @@ def check_job(job):
             f"--tfrecords {job.tfrecords} were written with a {written}-piece vocabulary "
             f"but --vocab {job.vocab} has {size} pieces; pass the SentencePiece model the "
             "examples were made with, or remake them with `keras-compact make-examples`.")
-    for name, flag, value in (("max_seq_len", "--seq-len", job.seq_len),
-                              ("max_predictions", "--max-predictions", job.max_predictions),
-                              ("task", "--sentence-task", job.sentence_task)):
+    for name, flag, value in (("sequence_length", "sequence_length=", job.sequence_length),
+                              ("max_predictions", "--max-predictions ", job.max_predictions),
+                              ("task", "--sentence-task ", job.sentence_task)):
         if value is not None and name in metadata and metadata[name] != value:
             raise ValueError(
-                f"{flag} {value} does not match --tfrecords {job.tfrecords}, written with "
-                f"{name}={metadata[name]}; pass {flag} {metadata[name]} (or remake the "
+                f"{flag}{value} does not match --tfrecords {job.tfrecords}, written with "
+                f"{name}={metadata[name]}; pass {flag}{metadata[name]} (or remake the "
                 "examples).")
 
 
@@ -198,25 +200,25 @@ def prepare_vocabulary(job):
     return path
 
 
-def preset_config_with(preset, overrides, vocabulary_size, seq_len):
+def preset_config_with(preset, overrides, vocabulary_size, sequence_length):
     """A preset's config with overrides, the vocabulary size and, unless
-    overridden, `max_sequence_length=seq_len`."""
+    overridden, `max_sequence_length=sequence_length`."""
     config = {**get_preset_config(preset), **(overrides or {})}
     config["vocabulary_size"] = vocabulary_size
     # Positions beyond the run's length would never be trained.
     config["max_sequence_length"] = (overrides or {}).get(
-        "max_sequence_length", seq_len
+        "max_sequence_length", sequence_length
     )
     return config
 
 
 def backbone_config_for(job, vocabulary_size):
     """The preset's config with the job's overrides and vocabulary size."""
-    config = preset_config_with(job.preset, job.config, vocabulary_size, job.seq_len)
-    if config["max_sequence_length"] < job.seq_len:
+    config = preset_config_with(job.preset, job.config, vocabulary_size, job.sequence_length)
+    if config["max_sequence_length"] < job.sequence_length:
         raise ValueError(
             f"max_sequence_length={config['max_sequence_length']} is shorter "
-            f"than seq_len={job.seq_len}; raise it or shorten --seq-len."
+            f"than sequence_length={job.sequence_length}; raise it or shorten sequence_length."
         )
     return config
 
@@ -227,11 +229,11 @@ def make_datasets(job, vocab_path):
 
     max_predictions = job.max_predictions
     if max_predictions is None:
-        max_predictions = data.default_max_predictions(job.seq_len)
+        max_predictions = data.default_max_predictions(job.sequence_length)
     common = dict(
         tokenizer_or_model_path=vocab_path,
         batch_size=job.batch_size,
-        max_seq_len=job.seq_len,
+        sequence_length=job.sequence_length,
         max_predictions=max_predictions,
         task=job.sentence_task,
     )

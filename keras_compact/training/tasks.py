@@ -34,7 +34,7 @@ FINETUNE_OUTPUTS = (MODEL_FILE, TASK_FILE)
 TOKENIZER_DIR = "tokenizer"  # runs written before the preprocessor was saved inside
 # Keys of task.json that the model's preprocessor answers (never written, so
 # the two cannot disagree).
-_PREPROCESSOR_KEYS = ("tokenizer", "tokenizer_kind", "lowercase", "seq_len")
+_PREPROCESSOR_KEYS = ("tokenizer", "tokenizer_kind", "lowercase", "sequence_length")
 
 
 # ----------------------------------------------------------------- loading
@@ -302,7 +302,7 @@ def task_info(task, sequence_length, pair=None):
         "text_b_column": getattr(spec, "text_b_column", None),
         "label_column": getattr(spec, "label_column", "label"),
         "pair": task["pair"] if pair is None else pair,
-        "seq_len": sequence_length,
+        "sequence_length": sequence_length,
         "metrics": list(task["metrics"]),
     }
 
@@ -436,7 +436,7 @@ def load_task_model(model_path):
     The model carries its preprocessor (tokenizer, sequence length and
     pairing, saved inside the .keras file); task.json beside it gives the
     labels, columns and metrics. `info` also gets "label_info"
-    (`LabelInfo`), "seq_len" and "pair" read from the preprocessor.
+    (`LabelInfo`), "sequence_length" and "pair" read from the preprocessor.
 
     Raises:
         FileNotFoundError: no model, or no task.json beside it (names the path).
@@ -468,7 +468,7 @@ def load_task_model(model_path):
         raise ValueError(f"model={model_path!r} has no preprocessor; fine-tune it again with "
                          "keras-compact >= this version, which saves the "
                          "TextClassifierPreprocessor inside classifier.keras.")
-    info["seq_len"] = preprocessor.sequence_length
+    info["sequence_length"] = preprocessor.sequence_length
     info["pair"] = preprocessor.pair
     return model, info
 

@@ -6,7 +6,7 @@ the (augmented) training examples and stored in the run directory:
 
 - OUTPUT_DIR/stages/teacher_logits.npy: float32 [examples, outputs];
 - OUTPUT_DIR/stages/teacher_logits.json: the fingerprint they were made
-  with: the teacher file's identity, the task data, `seq_len`, the
+  with: the teacher file's identity, the task data, `sequence_length`, the
   augmentation settings, and a SHA-256 of the packed token ids, segments and
   masks themselves.
 
@@ -55,7 +55,7 @@ def cache_fingerprint(job, settings, features):
     return json.loads(json.dumps({
         "teacher": settings["teacher"], "data": settings["data"],
         "tokenizer": settings["tokenizer"], "vocab": settings["vocab"],
-        "seq_len": job.seq_len, **{name: settings[name] for name in _AUGMENTATION},
+        "sequence_length": job.sequence_length, **{name: settings[name] for name in _AUGMENTATION},
         "examples": int(len(next(iter(features.values())))),
         "features_sha256": digest.hexdigest(),
     }, sort_keys=True, default=str))
@@ -75,7 +75,7 @@ def teacher_logits(job, settings, teacher, features):
         if found == wanted:
             logits = np.load(path)
             print(f"Teacher logits: reusing {path} ({len(logits):,} examples, same "
-                  "teacher, data, seq_len and augmentation)")
+                  "teacher, data, sequence_length and augmentation)")
             return logits
         changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
         print(f"Teacher logits: {path} was computed with other settings "

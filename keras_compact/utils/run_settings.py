@@ -120,6 +120,12 @@ def check_run_settings(output_dir, kind, settings, outputs=(), overwrite=False,
                 previous = json.load(handle)
         except ValueError:
             previous = {"kind": "unknown", "fingerprint": None, "settings": {}}
+        old = previous.get("settings")
+        if isinstance(old, dict) and "seq_len" in old:
+            # Recorded before `seq_len` became `sequence_length` (issue 19): the
+            # same settings under the new name, so such a run still resumes.
+            old["sequence_length"] = old.pop("seq_len")
+            previous["fingerprint"] = fingerprint(old)
     existing = [name for name in outputs if os.path.lexists(os.path.join(output_dir, name))]
     status = "new"
     if previous is not None and not overwrite:

@@ -57,7 +57,7 @@ def test_single_text_csv_end_to_end_with_sentencepiece(tmp_path, spm_model, caps
     assert info["label_names"] == ["neg", "pos"]
     # The tokenizer, sequence length and pairing live in classifier.keras's
     # preprocessor only: no copy beside it that could disagree.
-    assert "tokenizer" not in info and "seq_len" not in info
+    assert "tokenizer" not in info and "sequence_length" not in info
     assert sorted(os.listdir(run)) == ["classifier.keras", "run_settings.json", "task.json"]
 
     # distill on the same files; the student's run directory is self-contained

@@ -25,7 +25,7 @@ def test_make_examples_command(tmp_path, spm_model, capsys):
     text = write_text_corpus(load_default_corpus(sections=["faq"]), str(tmp_path / "faq.txt"))
     output = tmp_path / "examples"
     assert main(["make-examples", "--input", text, "--vocab", spm_model, "--output-dir",
-                 str(output), "--num-shards", "2", "--max-seq-len", "64", "--no-progress"]) == 0
+                 str(output), "--num-shards", "2", "--seq-len", "64", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "sop examples" in out and "max_predictions 11" in out
     with open(output / "pretraining-metadata.json", encoding="utf-8") as handle:

@@ -131,7 +131,7 @@ def test_general_stage_keeps_a_regression_student_a_regressor(tmp_path, spm_mode
         teacher=str(tmp_path / "regressor.keras"), pretrained=pretrained,
         data={"train": rows, "validation": rows, "text_column": "premise",
               "text_b_column": "hypothesis"},
-        student_config=json.loads(STUDENT), seq_len=32, batch_size=8, general_steps=1,
+        student_config=json.loads(STUDENT), sequence_length=32, batch_size=8, general_steps=1,
         intermediate_epochs=0, prediction_epochs=1, num_variants=0,
         scratch_baseline=False, measure_latency=False)
     result = run_distillation(job, verbose=0)

@@ -14,7 +14,7 @@ def test_pretrain_from_tfrecords(tmp_path, spm_model, capsys):
     text = write_text_corpus(load_default_corpus(sections=["faq"]), str(tmp_path / "faq.txt"))
     examples = str(tmp_path / "examples")
     assert main(["make-examples", "--input", text, "--vocab", spm_model, "--output-dir",
-                 examples, "--num-shards", "2", "--max-seq-len", "32", "--no-progress"]) == 0
+                 examples, "--num-shards", "2", "--seq-len", "32", "--no-progress"]) == 0
     run = str(tmp_path / "run")
     assert main(["pretrain", "--output-dir", run, "--tfrecords", examples, "--vocab",
                  spm_model, "--config", TINY, "--steps", "4", "--checkpoint-every", "2",

@@ -25,7 +25,7 @@ def pair_examples(tokenizer):
     """STAT_EXAMPLES unmasked SOP examples of the bundled corpus, as numpy."""
     from keras_compact.data.pipeline import pair_examples_dataset
 
-    dataset, stats = pair_examples_dataset(None, tokenizer, max_seq_len=SEQ_LEN, seed=7,
+    dataset, stats = pair_examples_dataset(None, tokenizer, sequence_length=SEQ_LEN, seed=7,
                                            repeat=False, shuffle_buffer=2000,
                                            keep_details=True)
     batch = next(iter(dataset.batch(STAT_EXAMPLES)))

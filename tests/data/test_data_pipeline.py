@@ -47,7 +47,7 @@ def test_every_epoch_sees_new_masks_and_seed_reproduces(spm_model, small_corpus)
     def first_batch(dataset):
         return _as_numpy(next(iter(dataset)))
 
-    kwargs = dict(batch_size=4, max_seq_len=64, max_predictions=10, repeat=False,
+    kwargs = dict(batch_size=4, sequence_length=64, max_predictions=10, repeat=False,
                   shuffle_buffer=50)
     dataset = make_pretraining_dataset(small_corpus, spm_model, seed=5, **kwargs)
     epoch_1 = first_batch(dataset)
@@ -61,7 +61,7 @@ def test_every_epoch_sees_new_masks_and_seed_reproduces(spm_model, small_corpus)
 
 
 def test_repeat_false_is_finite_and_covers_the_corpus(spm_model, small_corpus):
-    dataset = make_pretraining_dataset(small_corpus, spm_model, batch_size=16, max_seq_len=64,
+    dataset = make_pretraining_dataset(small_corpus, spm_model, batch_size=16, sequence_length=64,
                                        max_predictions=10, repeat=False, seed=0,
                                        shuffle_buffer=100)
     batches = sum(1 for _ in dataset)
@@ -71,7 +71,7 @@ def test_repeat_false_is_finite_and_covers_the_corpus(spm_model, small_corpus):
 
 
 def test_nsp_task(spm_model, small_corpus):
-    dataset = make_pretraining_dataset(small_corpus, spm_model, batch_size=64, max_seq_len=64,
+    dataset = make_pretraining_dataset(small_corpus, spm_model, batch_size=64, sequence_length=64,
                                        max_predictions=10, task="nsp", seed=2,
                                        shuffle_buffer=200)
     labels = np.concatenate([labels["sop_label"].numpy() for _, labels in dataset.take(8)])
@@ -87,7 +87,7 @@ def test_text_files_are_streamed(spm_model, tmp_path):
                     b"Lonely.\n")
     with pytest.warns(UnicodeWarning, match="bad.txt"):
         dataset = make_pretraining_dataset([path, str(bad)], spm_model, batch_size=32,
-                                           max_seq_len=128, max_predictions=20, seed=0,
+                                           sequence_length=128, max_predictions=20, seed=0,
                                            shuffle_buffer=100)
     features, labels = _as_numpy(next(iter(dataset)))
     _check_batch(features, labels, 32, 128, 20)

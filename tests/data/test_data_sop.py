@@ -59,7 +59,7 @@ def test_sop_pairs_are_consecutive_and_negatives_swapped():
     sentences = [list(range(start, start + 7)) for start in range(10, 500, 7)]
     ids = tf.ragged.constant(sentences, dtype=tf.int32)
     make = tf.function(lambda seed: create_pair_examples(
-        ids, seed, max_seq_len=32, cls_id=2, sep_id=3, pad_id=0, short_seq_prob=0.3))
+        ids, seed, sequence_length=32, cls_id=2, sep_id=3, pad_id=0, short_seq_prob=0.3))
     labels = []
     for seed in range(40):
         out = make(tf.constant([seed, 1]))
@@ -77,7 +77,7 @@ def test_nsp_negatives_come_from_the_other_document():
     other = tf.ragged.constant([list(range(s, s + 6)) for s in range(1000, 1300, 6)], tf.int32)
     seen = set()
     make = tf.function(lambda seed: create_pair_examples(
-        doc, seed, max_seq_len=40, cls_id=2, sep_id=3, pad_id=0, task="nsp",
+        doc, seed, sequence_length=40, cls_id=2, sep_id=3, pad_id=0, task="nsp",
         other_sentence_ids=other))
     for seed in range(20):
         out = make(tf.constant([seed, 5]))
@@ -90,7 +90,7 @@ def test_nsp_negatives_come_from_the_other_document():
                 assert second.max() < 1000 and first[-1] < second[0]
             seen.add(int(label))
     assert seen == {0, 1}
-    same = create_pair_examples(doc, [1, 5], max_seq_len=40, cls_id=2, sep_id=3, pad_id=0,
+    same = create_pair_examples(doc, [1, 5], sequence_length=40, cls_id=2, sep_id=3, pad_id=0,
                                 task="nsp", other_sentence_ids=doc, use_other=False)
     assert not same["sop_label"].numpy().any()
 
@@ -118,7 +118,7 @@ def test_single_sentence_documents_are_skipped_and_counted(spm_model, caplog):
     stats = corpus_stats(documents)
     assert stats == {"documents": 3, "skipped_short_documents": 2, "sentences": 4}
     with caplog.at_level(logging.WARNING, logger="keras_compact.data"):
-        dataset = make_pretraining_dataset(documents, spm_model, batch_size=2, max_seq_len=32,
+        dataset = make_pretraining_dataset(documents, spm_model, batch_size=2, sequence_length=32,
                                            max_predictions=5, seed=0, shuffle_buffer=4)
     assert "Skipping 2 of 3 documents" in caplog.text
     features, labels = next(iter(dataset))
@@ -129,5 +129,5 @@ def test_bad_arguments():
     ids = tf.ragged.constant([[5, 6], [7, 8]], tf.int32)
     with pytest.raises(ValueError, match="task='mlm'"):
         create_pair_examples(ids, [0, 0], 16, 2, 3, 0, task="mlm")
-    with pytest.raises(ValueError, match="max_seq_len=4"):
+    with pytest.raises(ValueError, match="sequence_length=4"):
         create_pair_examples(ids, [0, 0], 4, 2, 3, 0)

@@ -17,7 +17,7 @@ from keras_compact.data import write_pretraining_tfrecords
 def written(spm_model, tmp_path_factory):
     corpus = load_default_corpus(sections=["tutorial"])
     output = tmp_path_factory.mktemp("records")
-    metadata = write_pretraining_tfrecords(corpus, spm_model, str(output), max_seq_len=64,
+    metadata = write_pretraining_tfrecords(corpus, spm_model, str(output), sequence_length=64,
                                            max_predictions=10, num_shards=3, seed=11,
                                            progress=False)
     return corpus, output, metadata
@@ -30,7 +30,7 @@ def test_files_and_metadata(written):
         "pretraining-metadata.json"]
     with open(output / "pretraining-metadata.json", encoding="utf-8") as handle:
         assert json.load(handle) == metadata
-    assert metadata["num_examples"] > 300 and metadata["max_seq_len"] == 64
+    assert metadata["num_examples"] > 300 and metadata["sequence_length"] == 64
 
 
 @pytest.mark.xfail(strict=False, reason=(
@@ -39,7 +39,7 @@ def test_files_and_metadata(written):
     "section); seen on unchanged code, cause not yet found."))
 def test_round_trip_equals_the_generated_examples(written, spm_model):
     corpus, output, metadata = written
-    expected, _ = pretraining_examples_dataset(corpus, spm_model, max_seq_len=64,
+    expected, _ = pretraining_examples_dataset(corpus, spm_model, sequence_length=64,
                                                max_predictions=10, seed=11)
     expected = list(expected.as_numpy_iterator())
     assert len(expected) == metadata["num_examples"]
@@ -70,8 +70,8 @@ def test_reader_errors(written, tmp_path):
         read_pretraining_tfrecords(str(tmp_path / "nothing-here-*.tfrecord"), batch_size=2)
     with pytest.raises(FileNotFoundError, match="metadata"):
         read_pretraining_tfrecords(str(tmp_path), batch_size=2)
-    with pytest.raises(ValueError, match="max_seq_len=128"):
-        read_pretraining_tfrecords(str(output), batch_size=2, max_seq_len=128)
+    with pytest.raises(ValueError, match="sequence_length=128"):
+        read_pretraining_tfrecords(str(output), batch_size=2, sequence_length=128)
 
 
 def test_failed_write_leaves_nothing(spm_model, tmp_path):

@@ -9,7 +9,8 @@ import pytest
 from keras_compact.cli.main import main
 from keras_compact.data.labelled_task import SPLITS
 from keras_compact.data.labelled_task import load_section_task
-from keras_compact.data.labelled_task import make_classification_dataset
+from keras_compact.preprocessing import TextClassifierPreprocessor
+from keras_compact.tasks.datasets import make_dataset
 
 TINY_CONFIG = json.dumps({"num_layers": 1, "hidden_dim": 16, "num_heads": 2,
                           "intermediate_dim": 32, "embedding_dim": 8})
@@ -64,14 +65,14 @@ def test_dataset_shapes_and_dtypes_are_static(task, spm_model):
     import tensorflow as tf
 
     pairs = task["train"][:20]
-    train = make_classification_dataset(pairs, spm_model, batch_size=8, seq_len=24,
-                                        shuffle=True, seed=0)
+    preprocessor = TextClassifierPreprocessor(spm_model, sequence_length=24)
+    train = make_dataset(pairs, None, preprocessor, batch_size=8, shuffle=True, seed=0)
     features, labels = train.element_spec
     for name in ("token_ids", "segment_ids", "padding_mask"):
         assert features[name].shape == (8, 24) and features[name].dtype == tf.int32
     assert labels.shape == (8,) and labels.dtype == tf.int32
     assert len(list(train)) == 2  # 20 // 8, the remainder dropped
-    evaluation = make_classification_dataset(pairs, spm_model, batch_size=8, seq_len=24)
+    evaluation = make_dataset(pairs, None, preprocessor, batch_size=8)
     assert evaluation.element_spec[0]["token_ids"].shape.as_list() == [None, 24]
     batches = list(evaluation)
     assert sum(int(b[1].shape[0]) for b in batches) == 20
@@ -99,9 +100,7 @@ def test_finetune_writes_a_classifier_that_reloads(tmp_path, spm_model, capsys):
     assert "epoch 1:" in out and "val_accuracy" in out and "test: accuracy" in out
     classifier = keras.saving.load_model(str(output / "classifier.keras"))
     labels = json.loads((output / "task.json").read_text())["label_names"]
-    features, _ = next(iter(make_classification_dataset(
-        [("Lists are mutable sequences.", 0)], spm_model, batch_size=1, seq_len=32)))
-    logits = classifier.predict(features, verbose=0)
+    logits = classifier.predict(["Lists are mutable sequences."], verbose=0)
     assert logits.shape == (1, len(labels)) and np.isfinite(logits).all()
     assert not [name for name in os.listdir(output) if ".tmp" in name]
 

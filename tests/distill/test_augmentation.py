@@ -10,7 +10,6 @@ from keras_compact import TextClassifier
 from keras_compact.distill.augmentation import TextAugmenter
 from keras_compact.distill.augmentation import WordVectors
 from keras_compact.distill.augmentation import augment_task
-from keras_compact.distill.augmentation import encode_texts
 from keras_compact.distill.augmentation import split_words
 from keras_compact.distill.augmentation import teacher_labels
 from keras_compact.models.pretrainer import AlbertPretrainer
@@ -71,7 +70,7 @@ def test_glove_errors_name_the_file_and_line(tmp_path):
 
 
 def test_mlm_candidates_are_the_teachers_top_k(pretrainer, spm_model):
-    augmenter = TextAugmenter(pretrainer, spm_model, top_k=5, max_seq_len=32,
+    augmenter = TextAugmenter(pretrainer, spm_model, top_k=5, sequence_length=32,
                               batch_size=4)
     (words, options), *_ = augmenter.candidates(TEXTS[:1], progress=False)
     assert words == split_words(TEXTS[0])
@@ -97,11 +96,11 @@ def test_mlm_candidates_are_the_teachers_top_k(pretrainer, spm_model):
 
 def test_variants_replace_only_with_candidates(pretrainer, spm_model):
     never = TextAugmenter(pretrainer, spm_model, num_variants=3, replace_prob=0.0,
-                          max_seq_len=32)
+                          sequence_length=32)
     assert never.augment(TEXTS, progress=False) == [[" ".join(split_words(t))] * 3
                                                     for t in TEXTS]
     always = TextAugmenter(pretrainer, spm_model, num_variants=2, replace_prob=1.0,
-                           max_seq_len=32, mask_fraction=0.5, seed=3)
+                           sequence_length=32, mask_fraction=0.5, seed=3)
     candidates = always.candidates(TEXTS, progress=False)
     for (words, options), variants in zip(candidates, always.augment(TEXTS, progress=False)):
         assert len(variants) == 2
@@ -113,8 +112,8 @@ def test_variants_replace_only_with_candidates(pretrainer, spm_model):
 
 
 def test_mask_fraction_needs_fewer_mlm_passes(pretrainer, spm_model):
-    one = TextAugmenter(pretrainer, spm_model, max_seq_len=32)
-    many = TextAugmenter(pretrainer, spm_model, max_seq_len=32, mask_fraction=0.25)
+    one = TextAugmenter(pretrainer, spm_model, sequence_length=32)
+    many = TextAugmenter(pretrainer, spm_model, sequence_length=32, mask_fraction=0.25)
     words = [split_words(t) for t in TEXTS]
     assert len(many._mlm_queries(words)) <= 4 * len(TEXTS) < len(one._mlm_queries(words))
 
@@ -130,27 +129,33 @@ def test_bad_settings_are_clear_errors(pretrainer, spm_model):
 
 
 def test_augmented_examples_carry_the_teachers_labels(pretrainer, spm_model):
+    from keras_compact.preprocessing import TextClassifierPreprocessor
+
     teacher = TextClassifier(pretrainer.backbone, num_classes=3)
-    augmenter = TextAugmenter(pretrainer, spm_model, num_variants=2, max_seq_len=32,
+    augmenter = TextAugmenter(pretrainer, spm_model, num_variants=2, sequence_length=32,
                               mask_fraction=0.5)
     pairs = [(text, 7) for text in TEXTS]
-    augmented = augment_task(pairs, augmenter, teacher, spm_model, seq_len=32,
-                             progress=False)
+    # No preprocessor on the teacher: one from the augmenter's vocabulary.
+    augmented = augment_task(pairs, augmenter, teacher, progress=False)
     assert augmented[:3] == pairs and len(augmented) == 3 + 3 * 2
     texts = [text for text, _ in augmented[3:]]
-    expected = teacher_labels(teacher, texts, spm_model, seq_len=32)
+    expected = teacher_labels(teacher, texts,
+                              TextClassifierPreprocessor(spm_model, sequence_length=32))
     assert [label for _, label in augmented[3:]] == expected.tolist()
     assert set(expected.tolist()) <= {0, 1, 2}
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="compares with the tf.data pipeline")
-def test_numpy_packing_matches_the_classification_pipeline(spm_model):
-    from keras_compact.data.labelled_task import make_classification_dataset
-    from keras_compact.data.tokenizer import load_sentencepiece_processor
+def test_teacher_labels_are_the_teachers_own_predictions(pretrainer, spm_model):
+    """With a preprocessor, the labels are argmax of the teacher's own
+    `predict` on the raw texts (keras-hub's Task path), batch remainder included."""
+    from keras_compact.preprocessing import TextClassifierPreprocessor
 
-    features, _ = next(iter(make_classification_dataset(
-        [(t, 0) for t in TEXTS], spm_model, batch_size=3, seq_len=16)))
-    packed = encode_texts(load_sentencepiece_processor(spm_model), TEXTS, 16)
-    for key in packed:
-        np.testing.assert_array_equal(packed[key], features[key].numpy())
+    preprocessor = TextClassifierPreprocessor(spm_model, sequence_length=16)
+    teacher = TextClassifier(pretrainer.backbone, num_classes=3, preprocessor=preprocessor)
+    texts = TEXTS + [" ".join(reversed(split_words(t))) for t in TEXTS] + ["", "x"]
+    logits = keras.ops.convert_to_numpy(teacher.predict(texts, batch_size=4, verbose=0))
+    labels = teacher_labels(teacher, texts, batch_size=3)
+    np.testing.assert_array_equal(labels, np.argmax(logits, axis=-1))
+    assert teacher_labels(teacher, []).shape == (0,)
+    with pytest.raises(ValueError, match="tokenizer="):
+        teacher_labels(TextClassifier(pretrainer.backbone, num_classes=3), texts)

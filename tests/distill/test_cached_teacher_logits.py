@@ -65,7 +65,7 @@ def test_the_cache_is_reused_only_with_the_same_fingerprint(tmp_path, capsys):
     teacher, _ = _models()
     teacher.save(str(tmp_path / "teacher.keras"))
     job = DistillationJob(output_dir=str(tmp_path / "run"),
-                          teacher=str(tmp_path / "teacher.keras"), seq_len=10, batch_size=4)
+                          teacher=str(tmp_path / "teacher.keras"), sequence_length=10, batch_size=4)
     features = _features()
 
     def logits_for(job, features):
@@ -78,10 +78,10 @@ def test_the_cache_is_reused_only_with_the_same_fingerprint(tmp_path, capsys):
     again, out = logits_for(job, features)
     assert "reusing" in out
     np.testing.assert_array_equal(again, first)
-    # Another seq_len, other examples, another teacher file: never reused.
-    job.seq_len = 12
+    # Another sequence_length, other examples, another teacher file: never reused.
+    job.sequence_length = 12
     _, out = logits_for(job, features)
-    assert "other settings (seq_len)" in out and "computed once" in out
+    assert "other settings (sequence_length)" in out and "computed once" in out
     _, out = logits_for(job, _features(seed=1))
     assert "other settings (features_sha256)" in out
     job.num_variants = 3

@@ -10,9 +10,11 @@ TINY = dict(vocabulary_size=4000, num_layers=2, num_heads=2, hidden_dim=32,
 
 
 def training_features(texts, spm_model, seq_len=SEQ_LEN):
-    """`texts` packed by the training pipeline (make_classification_dataset)."""
-    from keras_compact.data.labelled_task import make_classification_dataset
+    """`texts` packed by the training pipeline (`tasks.datasets.make_dataset`)."""
+    from keras_compact.preprocessing import TextClassifierPreprocessor
+    from keras_compact.tasks.datasets import make_dataset
 
-    features, _ = next(iter(make_classification_dataset(
-        [(t, 0) for t in texts], spm_model, batch_size=len(texts), seq_len=seq_len)))
+    preprocessor = TextClassifierPreprocessor(spm_model, sequence_length=seq_len)
+    features, _ = next(iter(make_dataset([(t, 0) for t in texts], None, preprocessor,
+                                         batch_size=len(texts))))
     return features

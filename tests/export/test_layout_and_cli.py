@@ -45,7 +45,7 @@ def test_a_failed_export_leaves_no_version(exported, spm_model, tmp_path, monkey
     monkeypatch.setattr(tf.saved_model, "save", write_half_and_fail)
     with pytest.raises(OSError, match="disk full"):
         export_for_serving(exported.model, spm_model, str(tmp_path), "sections",
-                           seq_len=exported.seq_len)
+                           sequence_length=exported.seq_len)
     # No version, no temporary, and no empty model folder the export made.
     assert not (tmp_path / "sections").exists()
 
@@ -82,7 +82,7 @@ def test_the_cli_exports_the_next_version(exported, spm_model, tmp_path, capsys)
 def test_a_backbone_exports_pairs_with_pooled_and_sequence_outputs(spm_model, tmp_path):
     backbone = CompactBackbone(**TINY)
     path = export_for_serving(backbone, spm_model, str(tmp_path), "encoder",
-                              seq_len=TINY["max_sequence_length"], pair=True)
+                              sequence_length=TINY["max_sequence_length"], pair=True)
     signature = tf.saved_model.load(path).signatures["serving_default"]
     assert sorted(signature.structured_input_signature[1]) == ["text", "text_b"]
     first = tf.constant(["What does Py_INCREF do?", "", "x" * 500])
@@ -100,14 +100,14 @@ def test_export_errors_name_the_fix(exported, spm_model, tmp_path, monkeypatch):
 
     def export(**overrides):
         kwargs = dict(model=exported.model, vocab=spm_model, base_dir=str(tmp_path),
-                      model_name="m", seq_len=exported.seq_len)
+                      model_name="m", sequence_length=exported.seq_len)
         kwargs.update(overrides)
         return export_for_serving(**kwargs)
 
     with pytest.raises(ValueError, match="2 names but the classifier has 3"):
         export(label_names=["a", "b"])
     with pytest.raises(ValueError, match="max_sequence_length=32"):
-        export(seq_len=64)
+        export(sequence_length=64)
     with pytest.raises(ValueError, match="export takes a .*TextClassifier.*CompactBackbone; got Sequential"):
         export(model=keras.Sequential([keras.layers.Dense(2)]))
     with pytest.raises(FileNotFoundError, match="missing.model"):

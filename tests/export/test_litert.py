@@ -73,7 +73,7 @@ def test_raw_text_classifier_matches_keras_float32_and_int8(classifier, spm_mode
         features = TextPacker(handle.read(), seq_len)(tf.constant(TEXTS))
     expected = keras_outputs(classifier, features)
     float_path = export_litert(classifier, spm_model, str(tmp_path / "c.tflite"),
-                               seq_len=seq_len)
+                               sequence_length=seq_len)
     for batch in (TEXTS, TEXTS[:1]):  # the batch size is dynamic
         got = run(float_path, text=batch)
         np.testing.assert_allclose(got["logits"], expected[: len(batch)], atol=1e-4)
@@ -83,7 +83,7 @@ def test_raw_text_classifier_matches_keras_float32_and_int8(classifier, spm_mode
     from keras_compact.tokenizers import SentencePieceTokenizer
 
     int8_path = export_litert(classifier, SentencePieceTokenizer(proto=spm_model),
-                              str(tmp_path / "c8.tflite"), seq_len=seq_len, quantize="int8")
+                              str(tmp_path / "c8.tflite"), sequence_length=seq_len, quantize="int8")
     # int8 weights: about 3 bytes saved per parameter (the tokenizer's model
     # inside both files stays the same).
     saved = os.path.getsize(float_path) - os.path.getsize(int8_path)
@@ -97,11 +97,11 @@ def test_pairs_and_token_ids(classifier, spm_model, tmp_path):
     with open(spm_model, "rb") as handle:
         features = TextPacker(handle.read(), seq_len)(tf.constant(TEXTS), tf.constant(TEXTS_B))
     expected = keras_outputs(classifier, features)
-    path = export_litert(classifier, spm_model, str(tmp_path / "p.tflite"), seq_len=seq_len,
+    path = export_litert(classifier, spm_model, str(tmp_path / "p.tflite"), sequence_length=seq_len,
                          pair=True)
     np.testing.assert_allclose(run(path, text=TEXTS, text_b=TEXTS_B)["logits"], expected,
                                atol=1e-4)
-    path = export_litert(classifier, None, str(tmp_path / "ids.tflite"), seq_len=seq_len,
+    path = export_litert(classifier, None, str(tmp_path / "ids.tflite"), sequence_length=seq_len,
                          raw_text=False)
     got = run(path, **{k: v.numpy() for k, v in features.items()})["logits"]
     np.testing.assert_allclose(got, expected, atol=1e-4)
@@ -130,7 +130,7 @@ def test_wordpiece_embedder_matches_transformers_tokenizer_and_keras(tmp_path):
     # checkpoint itself is exported in tools/benchmarks/bench_deploy.py).
     backbone = CompactBackbone(**dict(TINY, vocabulary_size=len(hf_tokenizer.vocab)))
     path = export_litert(backbone, tokenizer, str(tmp_path / "embedder.tflite"),
-                         seq_len=seq_len)
+                         sequence_length=seq_len)
     got = run(path, text=hard)
     features = {"token_ids": encoded["input_ids"].astype("int32"),
                 "segment_ids": encoded["token_type_ids"].astype("int32"),
@@ -150,7 +150,7 @@ def test_tokenizers_litert_cannot_run_are_named_with_the_fix(classifier, spm_mod
         slow = tf_text.SentencepieceTokenizer(model=handle.read())
     with pytest.raises(LiteRTExportError,
                        match=r"SentencepieceTokenizer.*FastSentencepieceTokenize.*raw_text=False"):
-        export_litert(classifier, slow, str(tmp_path / "x.tflite"), seq_len=16)
+        export_litert(classifier, slow, str(tmp_path / "x.tflite"), sequence_length=16)
     # A BPE SentencePiece model.
     import sentencepiece as spm
 
@@ -165,10 +165,10 @@ def test_tokenizers_litert_cannot_run_are_named_with_the_fix(classifier, spm_mod
                                                 r"unigram.*raw_text=False"):
         litert_text_ops(str(tmp_path / "bpe.model"))
     # and the token-id model is the way out for such a tokenizer.
-    export_litert(classifier, None, str(tmp_path / "ids.tflite"), seq_len=16, raw_text=False)
+    export_litert(classifier, None, str(tmp_path / "ids.tflite"), sequence_length=16, raw_text=False)
     with pytest.raises(LiteRTExportError, match="4000 tokens.*vocabulary has 60"):
         export_litert(TextClassifier(CompactBackbone(**dict(TINY, vocabulary_size=60)), 2),
-                      spm_model, str(tmp_path / "y.tflite"), seq_len=16)
+                      spm_model, str(tmp_path / "y.tflite"), sequence_length=16)
     from keras_compact.tokenizers import WordPieceTokenizer
 
     cased_no_strip = WordPieceTokenizer(

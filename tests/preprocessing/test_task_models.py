@@ -129,13 +129,12 @@ def test_id_inputs_still_work_without_a_preprocessor():
 def test_a_task_with_a_preprocessor_still_takes_feature_dicts(spm_model):
     """Ids (e.g. the fine-tuning datasets) pass through the preprocessor, so
     attaching one changes nothing for id inputs."""
-    from keras_compact.data.labelled_task import make_classification_dataset
+    from keras_compact.tasks.datasets import make_dataset
 
     preprocessor = TextClassifierPreprocessor(_tokenizer(spm_model), SEQ_LEN)
     classifier = TextClassifier(CompactBackbone(**TINY), 2, preprocessor=preprocessor)
     texts, labels = _data()
-    dataset = make_classification_dataset(list(zip(texts, labels.tolist())), spm_model,
-                                          batch_size=4, seq_len=SEQ_LEN)
+    dataset = make_dataset(list(zip(texts, labels.tolist())), None, preprocessor, batch_size=4)
     classifier.fit(dataset, epochs=1, verbose=0)
     features, _ = next(iter(dataset))
     np.testing.assert_allclose(classifier.predict(texts[:4], verbose=0),

@@ -76,7 +76,7 @@ def test_exports_checkpoints_and_hf_files_are_readable_by_another_uid(public_dir
                                hidden_dim=16, intermediate_dim=32, embedding_dim=8,
                                max_sequence_length=16)
     model = TextClassifier(backbone, num_classes=2)
-    version = export_for_serving(model, spm_model, public_dir, "m", seq_len=16)
+    version = export_for_serving(model, spm_model, public_dir, "m", sequence_length=16)
     hf_dir = os.path.join(public_dir, "hf")
     to_huggingface(backbone, hf_dir)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

@@ -25,7 +25,7 @@ def examples(tmp_path_factory, spm_model):
     text = write_text_corpus(load_default_corpus(sections=["faq"]), str(folder / "faq.txt"))
     output = str(folder / "examples")
     assert main(["make-examples", "--input", text, "--vocab", spm_model, "--output-dir",
-                 output, "--num-shards", "2", "--max-seq-len", "32", "--no-progress"]) == 0
+                 output, "--num-shards", "2", "--seq-len", "32", "--no-progress"]) == 0
     return output, text
 
 
@@ -66,13 +66,13 @@ def test_tfrecords_length_is_checked_and_is_the_default(tmp_path, examples, spm_
                  "--vocab", spm_model, "--config", TINY, "--seq-len", "64", "--steps", "2",
                  "--checkpoint-every", "1", "--batch-size", "2", "--eval-steps", "0"]) == 2
     line = _error(capsys)
-    assert "--seq-len 64 does not match" in line and "max_seq_len=32" in line
+    assert "--seq-len 64 does not match" in line and "written with --seq-len 32" in line
     assert not run.exists()
     from keras_compact.cli.train_commands import _job_from_args
 
     args = build_parser().parse_args(["pretrain", "--output-dir", str(run), "--tfrecords",
                                       examples[0], "--vocab", spm_model])
-    assert _job_from_args(args).seq_len == 32
+    assert _job_from_args(args).sequence_length == 32
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -124,7 +124,7 @@ def test_zero_is_not_a_default(tmp_path, spm_model, examples, capsys):
     assert main(["export", "--model", str(tmp_path / "c.keras"), "--vocab", spm_model,
                  "--base-dir", str(tmp_path / "base"), "--name", "m", "--seq-len", "0"]) == 2
     line = _error(capsys)
-    assert "--seq-len 0" in line  # the library's seq_len=0, named as the flag
+    assert "--seq-len 0" in line  # the library's sequence_length=0, named as the flag
     assert not (tmp_path / "base" / "m" / "1").exists()
 
 
@@ -197,7 +197,7 @@ def test_a_second_make_examples_replaces_the_stale_shards(tmp_path, spm_model, e
     """Item 9: 4 shards then 2 into the same folder: a glob sees only the 2."""
     output = str(tmp_path / "ex")
     common = ["make-examples", "--input", examples[1], "--vocab", spm_model, "--output-dir",
-              output, "--max-seq-len", "32", "--no-progress"]
+              output, "--seq-len", "32", "--no-progress"]
     assert main(common + ["--num-shards", "4"]) == 0
     assert main(common + ["--num-shards", "2"]) == 0
     shards = sorted(os.path.basename(p) for p in glob.glob(os.path.join(output, "*.tfrecord")))

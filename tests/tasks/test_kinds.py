@@ -90,7 +90,7 @@ def test_a_new_kind_is_one_table_entry(tmp_path, monkeypatch):
     assert calls == ["loss"] and set(result["scores"]["validation"]) == {"accuracy"}
 
     model, info = load_task_model(str(tmp_path / "run"))
-    assert info["label_info"].kind == "toy" and info["seq_len"] == 16
+    assert info["label_info"].kind == "toy" and info["sequence_length"] == 16
     scores = evaluate_split(model, rows, info["label_info"], info["metrics"])
     assert scores == pytest.approx(result["scores"]["validation"])
     predicted = list(predict_rows(model, info, [Row(1, POSITIVE[0]), Row(2, NEGATIVE[0])]))

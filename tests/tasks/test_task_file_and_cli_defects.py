@@ -57,7 +57,7 @@ def runs(tmp_path_factory):
 
     info = {"name": None, "labels": {"kind": "classification", "names": ["neg", "neu", "pos"]},
             "label_names": ["neg", "neu", "pos"], "text_column": "sentence",
-            "text_b_column": None, "label_column": "label", "pair": False, "seq_len": 16,
+            "text_b_column": None, "label_column": "label", "pair": False, "sequence_length": 16,
             "metrics": ["accuracy"]}
     classifier = TextClassifier(backbone(), num_classes=3,
                                 preprocessor=make_preprocessor(tokenizer, 16, False))

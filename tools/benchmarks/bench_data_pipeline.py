@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput of the pretraining data paths on the bundled corpus.
 
-Measures, at max_seq_len 128 (20 mask slots) on the bundled Python-docs
+Measures, at sequence length 128 (20 mask slots) on the bundled Python-docs
 corpus with a freshly trained 8,000-piece SentencePiece model:
 
 * the in-graph tf.data pipeline (`make_pretraining_dataset`): examples/s of
@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-seq-len", type=int, default=128)
+    parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--steps", type=int, default=300, help="batches timed")
     parser.add_argument("--warmup", type=int, default=20, help="batches before timing")
     parser.add_argument("--vocab-size", type=int, default=8000)
@@ -36,7 +36,7 @@ def main(argv=None):
 
     from keras_compact import data
 
-    max_predictions = data.default_max_predictions(args.max_seq_len)
+    max_predictions = data.default_max_predictions(args.seq_len)
     with tempfile.TemporaryDirectory() as workdir:
         start = time.perf_counter()
         text = data.default_corpus_text_file(os.path.join(workdir, "docs.txt"))
@@ -45,7 +45,7 @@ def main(argv=None):
         print(f"vocabulary ({args.vocab_size} pieces): {time.perf_counter() - start:.1f} s")
 
         dataset = data.make_pretraining_dataset(
-            None, model, batch_size=args.batch_size, max_seq_len=args.max_seq_len,
+            None, model, batch_size=args.batch_size, sequence_length=args.seq_len,
             max_predictions=max_predictions, seed=0)
         iterator = iter(dataset)
         start = time.perf_counter()
@@ -58,13 +58,13 @@ def main(argv=None):
         elapsed = time.perf_counter() - start
         rate = args.steps * args.batch_size / elapsed
         print(f"in-graph pipeline: {rate:,.0f} examples/s ({rate / args.batch_size:,.0f} "
-              f"batches/s of {args.batch_size} x {args.max_seq_len}; warm-up of "
+              f"batches/s of {args.batch_size} x {args.seq_len}; warm-up of "
               f"{args.warmup} batches {first:.1f} s)")
 
         output = os.path.join(workdir, "records")
         start = time.perf_counter()
         metadata = data.write_pretraining_tfrecords(
-            None, model, output, max_seq_len=args.max_seq_len,
+            None, model, output, sequence_length=args.seq_len,
             max_predictions=max_predictions, num_shards=8, seed=0, progress=False)
         elapsed = time.perf_counter() - start
         print(f"offline writer: {metadata['num_examples'] / elapsed:,.0f} examples/s "

@@ -119,8 +119,8 @@ def build(model_kind, work_dir, classifier_path=None):
     export_litert(model, tokenizer, os.path.join(out, "litert_int8.tflite"), SEQ_LEN,
                   quantize="int8")
     has_preprocessor = getattr(model, "preprocessor", None) is not None
-    export(model, os.path.join(out, "onnx"), format="onnx", seq_len=SEQ_LEN, quantize="int8",
-           vocab=None if has_preprocessor else tokenizer)
+    export(model, os.path.join(out, "onnx"), format="onnx", sequence_length=SEQ_LEN,
+           quantize="int8", vocab=None if has_preprocessor else tokenizer)
     # PyTorch: the BertModel checkpoint (+ the head's weights for the classifier).
     if model_kind == "task":
         to_huggingface(backbone, os.path.join(out, "hf"))

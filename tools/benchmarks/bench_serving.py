@@ -48,7 +48,7 @@ def main():
                                                       dropout=0.0), num_classes=10)
     serves = {}
     for trim in (True, False):
-        path = export_for_serving(model, vocab, work, "tinybert_4", seq_len=128,
+        path = export_for_serving(model, vocab, work, "tinybert_4", sequence_length=128,
                                   trim_padding=trim)
         serves[trim] = tf.saved_model.load(path).signatures["serving_default"]
     paragraphs = corpus_paragraphs()

@@ -159,7 +159,7 @@ def serving_p50_ms(vocab, repeats):
     paragraphs = corpus_paragraphs()
     result = {}
     with tempfile.TemporaryDirectory(prefix="speed_probe_") as work:
-        path = export_for_serving(model, vocab, work, "probe", seq_len=SEQ)
+        path = export_for_serving(model, vocab, work, "probe", sequence_length=SEQ)
         serve = {"default": tf.saved_model.load(path).signatures["serving_default"]}
         for batch in (1, 32):
             times = serving_times_ms(serve, paragraphs, batch, repeats)["default"]

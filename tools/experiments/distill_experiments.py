@@ -231,7 +231,7 @@ def _pretraining_job(args, output_dir, steps, config, **kwargs):
 
     return PretrainingJob(output_dir=output_dir, vocab_size=args.vocab_size,
                           preset="albert_base", config=config, steps=steps,
-                          batch_size=args.batch_size, seq_len=args.seq_len,
+                          batch_size=args.batch_size, sequence_length=args.seq_len,
                           checkpoint_every=steps, eval_steps=args.eval_steps,
                           seed=args.seed, **kwargs)
 

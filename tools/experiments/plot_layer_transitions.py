@@ -47,13 +47,13 @@ def main():
     import keras
 
     from keras_compact import CompactBackbone
-    from keras_compact.data.tokenizer import load_sentencepiece_processor
-    from keras_compact.distill.augmentation import encode_texts
     from keras_compact.analysis import layer_transitions
     from keras_compact.analysis import plot_layer_transitions
+    from keras_compact.preprocessing import TextClassifierPreprocessor
 
-    processor = load_sentencepiece_processor(args.vocab)
-    features = encode_texts(processor, args.text or default_texts(), args.seq_len)
+    preprocessor = TextClassifierPreprocessor(args.vocab, sequence_length=args.seq_len)
+    features = {key: keras.ops.convert_to_numpy(value)
+                for key, value in preprocessor(args.text or default_texts()).items()}
     models = {}
     for spec in args.model:
         name, sep, path = spec.partition("=")
@@ -62,7 +62,7 @@ def main():
         models[name] = keras.saving.load_model(path, compile=False)
     for preset in args.preset:
         models[f"{preset} (untrained)"] = CompactBackbone.from_preset(
-            preset, vocabulary_size=processor.get_piece_size(),
+            preset, vocabulary_size=preprocessor.vocabulary_size(),
             max_sequence_length=max(args.seq_len, 512))
     stats = {name: layer_transitions(model, features) for name, model in models.items()}
     for name, values in stats.items():
