@@ -121,3 +121,12 @@ TINY_ALBERT = dict(
     sharing="all",
     max_sequence_length=32,
 )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the tests listed in `tests/slow_tier.py` as `slow`."""
+    from tests.slow_tier import SLOW_TIER
+
+    for item in items:
+        if item.nodeid in SLOW_TIER:
+            item.add_marker(pytest.mark.slow)

@@ -43,7 +43,6 @@ def _finetune(tmp_path, name, data, tokenizer, extra=()):
     return output
 
 
-@pytest.mark.slow
 def test_single_text_csv_end_to_end_with_sentencepiece(tmp_path, spm_model, capsys,
                                                        monkeypatch):
     train = write_rows(tmp_path / "train.csv", single_rows(4))
@@ -104,7 +103,6 @@ def test_single_text_csv_end_to_end_with_sentencepiece(tmp_path, spm_model, caps
     assert served["labels"][0] == from_file[0]["label"]
 
 
-@pytest.mark.slow
 def test_pair_regression_jsonl_end_to_end_with_wordpiece(tmp_path, capsys):
     vocab = minilm_dir_or_skip()
     train = write_rows(tmp_path / "train.jsonl.gz", pair_rows(3, regression=True))
@@ -133,7 +131,6 @@ def test_pair_regression_jsonl_end_to_end_with_wordpiece(tmp_path, capsys):
     assert len(rows) == 12 and all(isinstance(r["score"], float) for r in rows)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("task", ["mrpc", "cola", "stsb"])
 def test_glue_layouts_finetune_and_evaluate_with_the_official_metric(tmp_path, capsys, task):
     vocab = minilm_dir_or_skip()
@@ -149,7 +146,6 @@ def test_glue_layouts_finetune_and_evaluate_with_the_official_metric(tmp_path, c
     assert official in scores and scores["examples"] == 12
 
 
-@pytest.mark.slow
 def test_mnli_has_matched_and_mismatched_dev_and_a_hugging_face_backbone(tmp_path, capsys):
     """A Hugging Face folder as --backbone: a tiny BERT written by to_huggingface,
     with the real MiniLM vocabulary beside it."""
@@ -176,7 +172,6 @@ def test_mnli_has_matched_and_mismatched_dev_and_a_hugging_face_backbone(tmp_pat
     assert "validation_matched: accuracy" in out and "validation_mismatched: accuracy" in out
 
 
-@pytest.mark.slow
 def test_distill_from_a_hugging_face_classification_folder(tmp_path, capsys):
     """A teacher fine-tuned with transformers: a tiny BertForSequenceClassification
     over the real MiniLM vocabulary, its id2label the task's classes."""
@@ -264,7 +259,6 @@ def test_help_is_fast_and_does_not_start_tensorflow(tmp_path):
     assert result.stderr.split() == ["False", "False"], result.stderr[-2000:]
 
 
-@pytest.mark.slow
 def test_file_finetune_checks_its_run_settings_before_writing(tmp_path, spm_model, capsys):
     """Issue 14's run record on the file path too: a rerun into the same
     --output-dir with another training file (same name, other content) stops

@@ -11,8 +11,6 @@ from keras_compact import CompactBackbone
 from keras_compact.cli.main import main
 from keras_compact.models.pretrainer import AlbertPretrainer
 
-pytestmark = pytest.mark.slow
-
 TEACHER = dict(num_layers=2, num_heads=4, hidden_dim=32, intermediate_dim=64,
                embedding_dim=16, max_sequence_length=32, sharing="all")
 STUDENT = ('{"num_layers": 1, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32, '

@@ -48,7 +48,6 @@ def _reference_logits(model, folder, texts, length):
         return model(**encoded).logits.numpy()
 
 
-@pytest.mark.slow
 def test_logits_on_raw_text_equal_transformers(tmp_path):
     folder = str(tmp_path / "minilm_cls")
     reference = _hf_classifier_folder(folder, 3, {0: "neg", 1: "neutral", 2: "pos"})
@@ -75,7 +74,6 @@ def test_logits_on_raw_text_equal_transformers(tmp_path):
     np.testing.assert_allclose(restored.predict(TEXTS, verbose=0), ours, atol=1e-6)
 
 
-@pytest.mark.slow
 def test_one_output_is_a_regressor_and_placeholders_are_not_names(tmp_path):
     folder = str(tmp_path / "minilm_reg")
     reference = _hf_classifier_folder(folder, 1)

@@ -39,7 +39,6 @@ print(keras.backend.backend())
 """
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_a_model_trained_on_another_backend_exports_to_onnx(backend, spm_model, tmp_path):
     import keras

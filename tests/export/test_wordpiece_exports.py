@@ -68,7 +68,6 @@ def test_a_wordpiece_pair_classifier_serves_keras_outputs(minilm, tmp_path):
     assert ops_outside_tf_serving(path) == []
 
 
-@pytest.mark.slow
 def test_the_minilm_embedder_serves_keras_embeddings(minilm, tmp_path):
     from keras_compact import TextClassifierPreprocessor
     from keras_compact import TextEmbedder

@@ -23,7 +23,6 @@ SENTENCES = [
 ]
 
 
-@pytest.mark.slow
 def test_embeddings_match_transformers_mean_pooling(minilm):
     import torch
     from transformers import BertModel

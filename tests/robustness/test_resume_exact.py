@@ -64,7 +64,6 @@ def faq_text(tmp_path_factory):
     return write_text_corpus(load_default_corpus(sections=["faq"]), str(folder / "faq.txt"))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_killed_twice_and_resumed_gives_the_uninterrupted_run(case, tmp_path, spm_model,
                                                               faq_text):

@@ -41,7 +41,6 @@ def _pretrain(run, spm_model, corpus, config, *extra):
             "--seq-len", "16", "--eval-steps", "0", *extra]
 
 
-@pytest.mark.slow
 def test_pretrain_rerun_with_another_config_stops_and_writes_nothing(tmp_path, spm_model,
                                                                      faq_text, capsys):
     run = tmp_path / "run"
@@ -64,7 +63,6 @@ def test_pretrain_rerun_with_another_config_stops_and_writes_nothing(tmp_path, s
         assert json.load(handle)["num_layers"] == 2
 
 
-@pytest.mark.slow
 def test_distill_rerun_with_another_student_stops(tmp_path, spm_model, capsys):
     from keras_compact import CompactBackbone
     from keras_compact import TextClassifier

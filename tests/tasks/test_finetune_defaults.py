@@ -84,7 +84,6 @@ def test_bad_sequence_lengths_are_one_line_errors_naming_the_value(tmp_path, cap
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.slow
 def test_auto_length_and_the_best_epoch_are_what_the_run_keeps(tmp_path, capsys):
     """A regression task (validation Pearson differs every epoch) at a rate
     high enough to overshoot: the saved model scores the validation split

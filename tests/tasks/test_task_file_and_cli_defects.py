@@ -244,7 +244,6 @@ def test_a_model_with_nan_weights_is_never_saved(runs, tmp_path):
     assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
 
 
-@pytest.mark.slow
 def test_a_fit_whose_loss_goes_nan_stops_and_saves_nothing(runs, tmp_path):
     from keras_compact.models import CompactBackbone
     from keras_compact.tasks.datasets import prepare_task

@@ -139,7 +139,6 @@ def test_tokenization_does_real_work(parity):
         assert sum(row.count(unk) for row in graph) < 0.05 * pieces
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["uncased", "cased"])
 def test_every_bmp_and_emoji_code_point(kind, minilm_dir, cased_vocab):
     """Each character of the BMP and the emoji planes, in and between words.

@@ -14,8 +14,6 @@ from tests.models.test_pretrainer import pretraining_batch
 from tests.training.minilm_loss_run import NEW_LOSSES
 from tests.training.minilm_loss_run import build_distiller
 
-pytestmark = pytest.mark.slow
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
