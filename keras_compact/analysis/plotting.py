@@ -49,12 +49,7 @@ def plot_training_curves(history, path, title="Pretraining", step_scale=1):
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    figure.suptitle(title)
-    figure.tight_layout()
-    with atomic_file(path) as temp:
-        figure.savefig(temp, format="png", dpi=110)
-    plt.close(figure)
-    return path
+    return _save_png(figure, title, path)
 
 
 def plot_attention_maps(teacher, student, inputs, teacher_layers, path, tokens=None,
@@ -107,12 +102,7 @@ def plot_attention_maps(teacher, student, inputs, teacher_layers, path, tokens=N
             else:
                 axis.set_xticks([])
                 axis.set_yticks([])
-    figure.suptitle(title)
-    figure.tight_layout()
-    with atomic_file(path) as temp:
-        figure.savefig(temp, format="png", dpi=110)
-    plt.close(figure)
-    return path
+    return _save_png(figure, title, path)
 
 
 def plot_layer_transitions(stats_by_model, path, title="Layer transitions"):
@@ -142,6 +132,11 @@ def plot_layer_transitions(stats_by_model, path, title="Layer transitions"):
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
+    return _save_png(figure, title, path)
+
+
+def _save_png(figure, title, path):
+    """Titles, lays out and writes `figure` to `path` as a PNG (atomically), then frees it."""
     figure.suptitle(title)
     figure.tight_layout()
     with atomic_file(path) as temp:
