@@ -3,29 +3,22 @@ as one of two MultiWorkerMirroredStrategy workers or as a single process,
 from the same weights on the same global batch; prints the losses."""
 
 import json
-import os
 import sys
 
 
 def main(task_index, ports, weights_path, batch_file):
-    task_index = int(task_index)
-    if task_index >= 0:
-        os.environ["TF_CONFIG"] = json.dumps({
-            "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
-            "task": {"type": "worker", "index": task_index}})
-    from keras_compact.distribution import make_strategy
+    from tests.distribution.strategy_run import join_workers
+    from tests.distribution.strategy_run import load_batch
 
-    strategy = make_strategy("multi_worker") if task_index >= 0 else None
+    strategy = join_workers(task_index, ports)
     import contextlib
 
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from tests.training.distill_loss_run import build_distiller
 
-    arrays = np.load(batch_file)
-    features = {k[2:]: arrays[k] for k in arrays if k.startswith("x_")}
+    features, _ = load_batch(batch_file)
     dataset = tf.data.Dataset.from_tensor_slices(features).repeat().batch(8, drop_remainder=True)
     with strategy.scope() if strategy else contextlib.nullcontext():
         distiller = build_distiller()

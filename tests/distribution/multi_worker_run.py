@@ -9,15 +9,10 @@ import sys
 
 
 def main(task_index, ports, init_weights, batch_file, output_dir):
-    task_index = int(task_index)
-    if task_index >= 0:
-        os.environ["TF_CONFIG"] = json.dumps({
-            "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
-            "task": {"type": "worker", "index": task_index}})
-    from keras_compact.distribution import make_strategy
+    from tests.distribution.strategy_run import join_workers
+    from tests.distribution.strategy_run import load_batch
 
-    # Before any other TensorFlow op, as MultiWorkerMirroredStrategy needs.
-    strategy = make_strategy("multi_worker") if task_index >= 0 else None
+    strategy = join_workers(task_index, ports)
     import keras
     import numpy as np
     import tensorflow as tf
@@ -25,9 +20,7 @@ def main(task_index, ports, init_weights, batch_file, output_dir):
     from keras_compact.training import pretrain
     from tests.conftest import TINY_ALBERT
 
-    arrays = np.load(batch_file)
-    features = {k[2:]: arrays[k] for k in arrays if k.startswith("x_")}
-    labels = {k[2:]: arrays[k] for k in arrays if k.startswith("y_")}
+    features, labels = load_batch(batch_file)
     # Example by example, so the workers' shards make up the same global batch.
     dataset = tf.data.Dataset.from_tensor_slices((features, labels)).repeat().batch(
         8, drop_remainder=True)

@@ -1,10 +1,29 @@
-"""Shared by the helper processes of the MirroredStrategy tests: one batch
-from an .npz file, and 3 training steps on one device or MirroredStrategy
-over 2 logical CPUs."""
+"""Shared by the helper processes of the MirroredStrategy and multi-worker
+tests: one batch from an .npz file, joining a loopback worker cluster, and 3
+training steps on one device or MirroredStrategy over 2 logical CPUs."""
 
 import json
+import os
 
 import numpy as np
+
+
+def join_workers(task_index, ports):
+    """The MultiWorkerMirroredStrategy of worker `task_index` of a loopback
+    cluster on `ports` ("p1,p2"), or None for a single process (index < 0).
+
+    Sets TF_CONFIG and makes the strategy before any other TensorFlow op, as
+    MultiWorkerMirroredStrategy needs: call it first in the process.
+    """
+    task_index = int(task_index)
+    if task_index < 0:
+        return None
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"localhost:{p}" for p in ports.split(",")]},
+        "task": {"type": "worker", "index": task_index}})
+    from keras_compact.distribution import make_strategy
+
+    return make_strategy("multi_worker")
 
 
 def load_batch(batch_file):
