@@ -61,5 +61,4 @@ def test_a_model_trained_on_another_backend_exports_to_onnx(backend, spm_model, 
                 for k, v in model.preprocessor(TEXTS).items()}
     logits = session.run(["logits"], features)[0]
     np.testing.assert_allclose(logits, np.load(tmp_path / "logits.npy"), atol=1e-4)
-    assert os.path.exists(os.path.join(path, "spm.model")) or any(
-        name.endswith(".model") for name in os.listdir(path))
+    assert any(name.endswith(".model") for name in os.listdir(path))  # its tokenizer
