@@ -15,7 +15,7 @@ Rerunning the same command resumes at the first unfinished stage.
 import sys
 
 from keras_compact.cli.flags import flag_for
-from keras_compact.cli.flags import translate
+from keras_compact.cli.flags import flags_in_errors
 from keras_compact.cli.model_commands import parse_config_json
 
 
@@ -150,24 +150,15 @@ _FLAGS = {"student_init": "--student-init", "time_budget": "--time-budget",
           "sequence_length": flag_for("sequence_length")}
 
 
-def flag_errors(function, *args, **kwargs):
-    """Calls `function`; a ValueError naming a library argument names its flag."""
-    try:
-        return function(*args, **kwargs)
-    except ValueError as error:
-        message = translate(str(error), _FLAGS)
-        if message == str(error):
-            raise
-        raise ValueError(message) from None
-
-
 def run_distill(args):
     from keras_compact.training.distillation_job import run_distillation
 
     job = job_from_args(args, args.output_dir, args.vocab, args.teacher, args.pretrained,
                         tokenizer=args.tokenizer, data=data_options(args))
     verbose = "auto" if sys.stdout.isatty() else 2
-    report(flag_errors(run_distillation, job, verbose=verbose, overwrite=args.overwrite))
+    with flags_in_errors(_FLAGS):
+        result = run_distillation(job, verbose=verbose, overwrite=args.overwrite)
+    report(result)
     return 0
 
 
